@@ -1,0 +1,189 @@
+//! Weighted moving average (WMA).
+
+use std::fmt;
+
+use crate::error::{IndicatorError, check_period};
+use crate::indicator::{Indicator, run};
+use crate::window::Ring;
+
+/// Linearly weighted moving average: the newest value weighs `period`, the oldest 1.
+///
+/// `WMA[t] = (period·x[t] + (period−1)·x[t−1] + … + 1·x[t−period+1]) / (period·(period+1)/2)`
+///
+/// - Parameters: `period` from 1 to 100,000 (spec `wma:period`, default `wma:20`).
+/// - Lookback: `period − 1`.
+/// - O(1) per value with TA-Lib's two running sums, rebuilt from the window every `8·period`
+///   values as TA-Lib 0.8 does, so rounding residue never accumulates: TA-Lib's values bit for
+///   bit.
+///
+/// ```
+/// use finstage_indicators::Wma;
+///
+/// let out = Wma::new(3)?.batch(&[1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(out[2], (1.0 + 2.0 * 2.0 + 3.0 * 3.0) / 6.0);
+/// assert_eq!(out[3], (2.0 + 3.0 * 2.0 + 4.0 * 3.0) / 6.0);
+/// # Ok::<(), finstage_indicators::IndicatorError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Wma {
+    period: usize,
+}
+
+impl Wma {
+    /// The period of `wma` without parameters.
+    pub const DEFAULT_PERIOD: usize = 20;
+
+    /// A WMA over `period` values.
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`] unless `1 <= period <= 100_000`.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        Ok(Self {
+            period: check_period("wma", "period", period, 1)?,
+        })
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Inputs before the first output: `period − 1`.
+    pub fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    /// A fresh streaming state.
+    pub fn state(&self) -> WmaState {
+        WmaState::new(self.period)
+    }
+
+    /// The WMA of every value of `input`: as long as `input`, NaN through the lookback.
+    pub fn batch(&self, input: &[f64]) -> Vec<f64> {
+        run(self.state(), input.iter().copied())
+    }
+}
+
+impl Default for Wma {
+    fn default() -> Self {
+        Self {
+            period: Self::DEFAULT_PERIOD,
+        }
+    }
+}
+
+impl fmt::Display for Wma {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "wma:{}", self.period)
+    }
+}
+
+/// Streaming state of a [`Wma`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WmaState {
+    period: usize,
+    divider: f64,
+    seen: usize,
+    /// Sum of the values in the window.
+    period_sub: f64,
+    /// Weighted sum of the window.
+    period_sum: f64,
+    trailing: f64,
+    /// Outputs left before the sums are rebuilt from the window.
+    countdown: usize,
+    window: Ring,
+}
+
+impl WmaState {
+    const REBUILD_EVERY: usize = 8;
+
+    pub(crate) fn new(period: usize) -> Self {
+        Self {
+            period,
+            divider: period as f64 * (period + 1) as f64 * 0.5,
+            seen: 0,
+            period_sub: 0.0,
+            period_sum: 0.0,
+            trailing: 0.0,
+            countdown: Self::REBUILD_EVERY * period,
+            window: Ring::new(period),
+        }
+    }
+
+    #[cold]
+    fn rebuild(&mut self) {
+        self.countdown = Self::REBUILD_EVERY * self.period;
+        self.period_sub = 0.0;
+        self.period_sum = 0.0;
+        for (weight, x) in (1..).zip(self.window.chronological()) {
+            self.period_sub += x;
+            self.period_sum += x * f64::from(weight);
+        }
+    }
+}
+
+impl Indicator for WmaState {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline(always)]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        if self.period == 1 {
+            // TA-Lib copies the input: the running sums would leave rounding residue.
+            return Some(x);
+        }
+        self.window.push(x);
+        if self.seen + 1 < self.period {
+            self.seen += 1;
+            self.period_sub += x;
+            self.period_sum += x * self.seen as f64;
+            return None;
+        }
+        self.period_sub += x;
+        self.period_sub -= self.trailing;
+        self.period_sum += x * self.period as f64;
+        self.countdown -= 1;
+        if self.countdown == 0 {
+            self.rebuild();
+        }
+        self.trailing = self.window.oldest();
+        let out = self.period_sum / self.divider;
+        self.period_sum -= self.period_sub;
+        Some(out)
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.period);
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_naive_weighted_mean() {
+        let input: Vec<f64> = (0..80).map(|i| 20.0 + (i as f64 * 1.3).sin() * 3.0).collect();
+        for period in [1, 2, 3, 10, 30, 80] {
+            let out = Wma::new(period).unwrap().batch(&input);
+            let divider = (period * (period + 1) / 2) as f64;
+            for t in 0..input.len() {
+                if t + 1 < period {
+                    assert!(out[t].is_nan());
+                    continue;
+                }
+                let naive: f64 = (0..period).map(|j| input[t - j] * (period - j) as f64).sum::<f64>() / divider;
+                assert!(
+                    (out[t] - naive).abs() < 1e-10,
+                    "period {period} t {t}: {} vs {naive}",
+                    out[t]
+                );
+            }
+        }
+    }
+}

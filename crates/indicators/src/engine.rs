@@ -1,0 +1,727 @@
+//! Many indicators at once: [`compute`] and [`Computation`] plan every requested spec as a graph
+//! of shared steps, so that an intermediate series is computed once however many indicators use
+//! it.
+//!
+//! What is shared, each exactly (the shared step is the very computation the indicator's own
+//! streaming state does):
+//! - `sma:n` is the middle band of every `bbands:n:*`; `bbands:n:*` and `stddev:n` share the
+//!   windowed variance;
+//! - `ema:n`, `dema:n` and `tema:n` share EMA(n), and `dema:n`/`tema:n` share EMA(EMA(n));
+//!   `ema:slow` is the slow EMA of every `macd:*:slow:*`; `macd:f:s:*` share both lines whatever
+//!   the signal period. (`ema:12` is *not* the fast line of `macd:12:26:9`: TA-Lib seeds that
+//!   line late, aligned to the slow one, so the two differ near the start.)
+//! - `rsi:n` is the RSI of every `stochrsi:n:*:*`;
+//! - `trange`, `atr:n` and `natr:n` share the true range, `atr:n` and `natr:n` the ATR;
+//! - `adx:n`, `plus_di:n`, `minus_di:n`, `dx:n` share one directional system;
+//! - `stoch:k:*:*` and `willr:k` share the highest-high/lowest-low window, `stoch:k:s:*` the
+//!   slow %K;
+//! - `cci`, `mfi` and `vwap` share the typical price; `roc:n` and `mom:n` share the lag.
+//!
+//! Every column equals, bit for bit, what the indicator's own batch function gives.
+
+use std::collections::HashMap;
+
+use crate::average::dema::dema;
+use crate::average::ema::EmaState;
+use crate::average::sma::SmaState;
+use crate::average::tema::tema;
+use crate::average::wma::WmaState;
+use crate::error::IndicatorError;
+use crate::indicator::Indicator;
+use crate::input::{Candle, Ohlcv, typical_price};
+use crate::math;
+use crate::momentum::adx::Directional;
+use crate::momentum::cci::CciState;
+use crate::momentum::mfi::MfiState;
+use crate::momentum::roc::rate_of_change;
+use crate::momentum::rsi::RsiState;
+use crate::momentum::stoch::fast_k;
+use crate::momentum::willr::williams_r;
+use crate::spec::{IndicatorSpec, OutputSpec};
+use crate::volatility::atr::Wilder;
+use crate::volatility::bbands::{bands, sigma};
+use crate::volatility::natr::natr;
+use crate::volatility::stddev::Variance;
+use crate::volatility::trange::TRangeState;
+use crate::volume::obv::ObvState;
+use crate::volume::vwap::{VwapAnchor, VwapState};
+use crate::window::{Lag, MinMaxWindow};
+
+/// Computes every column of `specs` over `bars` in one pass over a shared plan.
+///
+/// Columns are named by their full spec (`sma:20`, `macd:12:26:9.signal`), in the order of
+/// `specs`, each once even when asked for twice; each is as long as `bars`, NaN through its
+/// lookback.
+///
+/// ```
+/// use finstage_indicators::{Bars, Candle, compute, parse_specs};
+///
+/// let bars: Bars = (0..60)
+///     .map(|i| {
+///         let close = 100.0 + (i as f64 * 0.3).sin() * 5.0;
+///         Candle::new(close, close + 1.0, close - 1.0, close, 1_000.0).at(i * 86_400)
+///     })
+///     .collect();
+/// let specs = parse_specs("ema:26,macd:12:26:9,rsi")?;
+/// let columns = compute(&specs, &bars.view())?;
+/// assert_eq!(columns.names().collect::<Vec<_>>(), [
+///     "ema:26", "macd:12:26:9.macd", "macd:12:26:9.signal", "macd:12:26:9.hist", "rsi:14",
+/// ]);
+/// assert_eq!(columns.get("rsi:14").unwrap().len(), 60);
+/// # Ok::<(), finstage_indicators::IndicatorError>(())
+/// ```
+///
+/// # Errors
+/// [`IndicatorError::MissingTime`] when `vwap:session` is asked for and `bars` has no timestamps.
+pub fn compute(specs: &[OutputSpec], bars: &Ohlcv<'_>) -> Result<Columns, IndicatorError> {
+    Computation::new(specs).extend(bars)
+}
+
+/// Named columns of indicator values, in the order they were asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns {
+    names: Vec<String>,
+    values: Vec<Vec<f64>>,
+}
+
+impl Columns {
+    /// Column names, in order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// The column called `name` (its full spec, e.g. `macd:12:26:9.signal`).
+    pub fn get(&self, name: &str) -> Option<&[f64]> {
+        let index = self.names.iter().position(|n| n == name)?;
+        Some(&self.values[index])
+    }
+
+    /// `(name, values)` pairs, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[f64])> {
+        self.names
+            .iter()
+            .zip(&self.values)
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the rows of `more`, which must have the same columns (as the successive results of
+    /// one [`Computation`] do).
+    ///
+    /// # Panics
+    /// When `more` has other columns.
+    pub fn append(&mut self, more: Columns) {
+        if self.names.is_empty() {
+            *self = more;
+            return;
+        }
+        assert_eq!(self.names, more.names, "appending columns of another computation");
+        for (mine, theirs) in self.values.iter_mut().zip(more.values) {
+            mine.extend(theirs);
+        }
+    }
+
+    /// The `(name, values)` pairs, consuming the columns.
+    pub fn into_inner(self) -> Vec<(String, Vec<f64>)> {
+        self.names.into_iter().zip(self.values).collect()
+    }
+}
+
+/// A running multi-indicator computation: the incremental form of [`compute`].
+///
+/// [`extend`](Computation::extend) appends bars and returns the new rows of every column,
+/// exactly as a full recomputation over all the bars would give them, in O(new bars); the
+/// computation keeps only the state it needs (windows, running sums), never the history. It is
+/// `Clone`: fork it to compute a what-if without disturbing the original.
+#[derive(Clone, Debug)]
+pub struct Computation {
+    nodes: Vec<Node>,
+    outputs: Vec<OutputColumn>,
+    needs_time: bool,
+    rows: usize,
+    slots: usize,
+    scratch: Vec<Vec<f64>>,
+}
+
+#[derive(Clone, Debug)]
+struct OutputColumn {
+    name: String,
+    source: Source,
+    lookback: usize,
+}
+
+impl Computation {
+    /// Plans the computation of `specs`.
+    pub fn new(specs: &[OutputSpec]) -> Self {
+        let mut planner = Planner::default();
+        let mut outputs: Vec<OutputColumn> = Vec::new();
+        for spec in specs {
+            let indicator = spec.indicator();
+            let sources = planner.plan(indicator);
+            let lookback = indicator.lookback();
+            for (name, (output, source)) in indicator.column_names().into_iter().zip(sources) {
+                let selected = spec.output().is_none_or(|o| o == output);
+                if selected && !outputs.iter().any(|c| c.name == name) {
+                    outputs.push(OutputColumn { name, source, lookback });
+                }
+            }
+        }
+        let needs_time = planner
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, Op::Vwap(ref s) if s.anchor() == VwapAnchor::Session));
+        Self {
+            nodes: planner.nodes,
+            outputs,
+            needs_time,
+            rows: 0,
+            slots: planner.slots,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The output column names, in order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.outputs.iter().map(|c| c.name.as_str())
+    }
+
+    /// Bars processed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of shared steps in the plan (what sharing saves shows here).
+    pub fn steps(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Feeds `bars` and returns the rows they add to every column.
+    ///
+    /// # Errors
+    /// [`IndicatorError::MissingTime`] when a session VWAP is planned and `bars` has no
+    /// timestamps; nothing is consumed then.
+    pub fn extend(&mut self, bars: &Ohlcv<'_>) -> Result<Columns, IndicatorError> {
+        if self.needs_time && bars.time().is_none() && !bars.is_empty() {
+            return Err(IndicatorError::MissingTime {
+                indicator: "vwap:session",
+            });
+        }
+        let len = bars.len();
+        self.scratch.resize_with(self.slots, Vec::new);
+        for node in &mut self.nodes {
+            let (done, rest) = self.scratch.split_at_mut(node.first_slot);
+            let out = &mut rest[..node.outputs];
+            for column in out.iter_mut() {
+                column.clear();
+                column.resize(len, f64::NAN);
+            }
+            node.run(bars, done, out, self.rows);
+        }
+        let start = self.rows;
+        let values = self
+            .outputs
+            .iter()
+            .map(|column| {
+                let mut values = read(column.source, bars, &self.scratch).to_vec();
+                let masked = column.lookback.saturating_sub(start).min(len);
+                values[..masked].fill(f64::NAN);
+                values
+            })
+            .collect();
+        self.rows += len;
+        Ok(Columns {
+            names: self.outputs.iter().map(|c| c.name.clone()).collect(),
+            values,
+        })
+    }
+
+    /// Feeds one bar and returns its row: one value per column, in order.
+    ///
+    /// # Errors
+    /// [`IndicatorError::MissingTime`] never for a [`Candle`], which always carries a time.
+    pub fn push(&mut self, bar: Candle) -> Result<Vec<f64>, IndicatorError> {
+        let (time, open, high, low, close, volume) =
+            ([bar.time], [bar.open], [bar.high], [bar.low], [bar.close], [bar.volume]);
+        let view = Ohlcv::new(&open, &high, &low, &close, &volume)?.with_time(&time)?;
+        Ok(self.extend(&view)?.values.into_iter().map(|column| column[0]).collect())
+    }
+}
+
+/// Where a step reads a column from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    High,
+    Low,
+    Close,
+    Volume,
+    /// Output column `slot` of the scratch space.
+    Slot(usize),
+}
+
+fn read<'a>(source: Source, bars: &Ohlcv<'a>, scratch: &'a [Vec<f64>]) -> &'a [f64] {
+    match source {
+        Source::High => bars.high(),
+        Source::Low => bars.low(),
+        Source::Close => bars.close(),
+        Source::Volume => bars.volume(),
+        Source::Slot(slot) => &scratch[slot],
+    }
+}
+
+/// An elementwise formula over already computed columns: the same functions the streaming
+/// states call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Formula {
+    Dema,
+    Tema,
+    Difference,
+    /// The square root of a variance: STDDEV.
+    Sqrt,
+    /// The square root of a variance as BBANDS takes it.
+    Sigma,
+    /// Upper band, `k` as bits.
+    Upper(u64),
+    /// Lower band, `k` as bits.
+    Lower(u64),
+    Natr,
+    FastK,
+    WillR,
+    Roc,
+    ClampPercent,
+}
+
+impl Formula {
+    #[inline(always)]
+    fn apply(self, a: f64, b: f64, c: f64) -> f64 {
+        match self {
+            Self::Dema => dema(a, b),
+            Self::Tema => tema(a, b, c),
+            Self::Difference => a - b,
+            Self::Sqrt => a.sqrt(),
+            Self::Sigma => sigma(a),
+            Self::Upper(k) => bands(a, b, f64::from_bits(k)).0,
+            Self::Lower(k) => bands(a, b, f64::from_bits(k)).1,
+            Self::Natr => natr(a, b),
+            Self::FastK => fast_k(a, b, c),
+            Self::WillR => williams_r(a, b, c),
+            Self::Roc => rate_of_change(a, b),
+            Self::ClampPercent => math::clamp_percent(a),
+        }
+    }
+}
+
+/// What a step does; the key it is shared under is this plus its inputs and start.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Typical,
+    Sma(usize),
+    Variance(usize),
+    Ema(usize),
+    Wma(usize),
+    Rsi(usize),
+    TRange,
+    Wilder(usize),
+    Directional(usize),
+    MinMax(usize),
+    Cci(usize),
+    Mfi(usize),
+    Obv,
+    Vwap(VwapAnchor),
+    Lag(usize),
+    Map(Formula),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Typical,
+    Sma(SmaState),
+    Variance(Variance),
+    Ema(EmaState),
+    Wma(WmaState),
+    Rsi(RsiState),
+    TRange(TRangeState),
+    Wilder(Wilder),
+    Directional(Directional),
+    MinMax(MinMaxWindow),
+    Cci(CciState),
+    Mfi(MfiState),
+    Obv(ObvState),
+    Vwap(VwapState),
+    Lag(Lag),
+    Map(Formula),
+}
+
+impl Op {
+    fn new(kind: &Kind) -> (Self, usize) {
+        match *kind {
+            Kind::Typical => (Self::Typical, 1),
+            Kind::Sma(n) => (Self::Sma(SmaState::new(n)), 1),
+            Kind::Variance(n) => (Self::Variance(Variance::new(n)), 1),
+            Kind::Ema(n) => (Self::Ema(EmaState::new(n)), 1),
+            Kind::Wma(n) => (Self::Wma(WmaState::new(n)), 1),
+            Kind::Rsi(n) => (Self::Rsi(RsiState::new(n)), 1),
+            Kind::TRange => (Self::TRange(TRangeState::default()), 1),
+            Kind::Wilder(n) => (Self::Wilder(Wilder::new(n)), 1),
+            Kind::Directional(n) => (Self::Directional(Directional::new(n)), 4),
+            Kind::MinMax(n) => (Self::MinMax(MinMaxWindow::new(n)), 2),
+            Kind::Cci(n) => (Self::Cci(CciState::new(n)), 1),
+            Kind::Mfi(n) => (Self::Mfi(MfiState::new(n)), 1),
+            Kind::Obv => (Self::Obv(ObvState::default()), 1),
+            Kind::Vwap(anchor) => (Self::Vwap(VwapState::new(anchor)), 1),
+            Kind::Lag(n) => (Self::Lag(Lag::new(n)), 1),
+            Kind::Map(formula) => (Self::Map(formula), 1),
+        }
+    }
+}
+
+/// One shared step of the plan.
+#[derive(Clone, Debug)]
+struct Node {
+    op: Op,
+    inputs: [Source; 3],
+    /// The first row this step consumes; earlier rows are NaN and never reach its state.
+    start: usize,
+    first_slot: usize,
+    outputs: usize,
+}
+
+impl Node {
+    /// Runs the step over the rows of `bars`, `offset` being the index of their first row.
+    fn run(&mut self, bars: &Ohlcv<'_>, done: &[Vec<f64>], out: &mut [Vec<f64>], offset: usize) {
+        let len = bars.len();
+        let skip = self.start.saturating_sub(offset).min(len);
+        let [a, b, c] = self.inputs.map(|source| match source {
+            Source::Slot(slot) => done.get(slot).map_or(&[][..], Vec::as_slice),
+            other => read(other, bars, &[]),
+        });
+        let rows = skip..len;
+        match &mut self.op {
+            Op::Typical => {
+                for i in rows {
+                    out[0][i] = typical_price(a[i], b[i], c[i]);
+                }
+            }
+            Op::Sma(s) => fill(&mut out[0], rows, |i| s.update(a[i])),
+            Op::Variance(v) => fill(&mut out[0], rows, |i| v.update(a[i])),
+            Op::Ema(e) => fill(&mut out[0], rows, |i| e.update(a[i])),
+            Op::Wma(w) => fill(&mut out[0], rows, |i| w.update(a[i])),
+            Op::Rsi(r) => fill(&mut out[0], rows, |i| r.update(a[i])),
+            Op::TRange(t) => fill(&mut out[0], rows, |i| {
+                t.update(Candle {
+                    high: a[i],
+                    low: b[i],
+                    close: c[i],
+                    ..Candle::default()
+                })
+            }),
+            Op::Wilder(w) => fill(&mut out[0], rows, |i| w.update(a[i])),
+            Op::Directional(d) => {
+                let [plus, minus, dx, adx] = out else {
+                    unreachable!("four outputs")
+                };
+                for i in rows {
+                    let v = d.update(a[i], b[i], c[i]);
+                    plus[i] = v.plus_di.unwrap_or(f64::NAN);
+                    minus[i] = v.minus_di.unwrap_or(f64::NAN);
+                    dx[i] = v.dx.unwrap_or(f64::NAN);
+                    adx[i] = v.adx.unwrap_or(f64::NAN);
+                }
+            }
+            Op::MinMax(w) => {
+                let [highest, lowest] = out else {
+                    unreachable!("two outputs")
+                };
+                for i in rows {
+                    if let Some((h, l)) = w.step(a[i], b[i]) {
+                        highest[i] = h;
+                        lowest[i] = l;
+                    }
+                }
+            }
+            Op::Cci(s) => fill(&mut out[0], rows, |i| s.update_typical(a[i])),
+            Op::Mfi(s) => fill(&mut out[0], rows, |i| s.update_typical(a[i], b[i])),
+            Op::Obv(s) => fill(&mut out[0], rows, |i| Some(s.update_close(a[i], b[i]))),
+            Op::Vwap(s) => {
+                let time = bars.time();
+                fill(&mut out[0], rows, |i| {
+                    Some(s.update_typical(a[i], b[i], time.map_or(0, |t| t[i])))
+                });
+            }
+            Op::Lag(l) => fill(&mut out[0], rows, |i| l.step(a[i])),
+            Op::Map(formula) => {
+                let formula = *formula;
+                for i in rows {
+                    out[0][i] = formula.apply(a[i], b[i], c[i]);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn fill(out: &mut [f64], rows: std::ops::Range<usize>, mut step: impl FnMut(usize) -> Option<f64>) {
+    for i in rows {
+        out[i] = step(i).unwrap_or(f64::NAN);
+    }
+}
+
+/// Builds the plan, sharing every step that two indicators both need.
+#[derive(Default)]
+struct Planner {
+    nodes: Vec<Node>,
+    index: HashMap<(Kind, [Source; 3], usize), usize>,
+    slots: usize,
+}
+
+const NONE: Source = Source::Close;
+
+impl Planner {
+    /// The step `kind` over `inputs` from row `start`, created unless it exists; returns the
+    /// source of each of its outputs.
+    fn step(&mut self, kind: Kind, inputs: &[Source], start: usize) -> Vec<Source> {
+        let mut padded = [NONE; 3];
+        padded[..inputs.len()].copy_from_slice(inputs);
+        let key = (kind, padded, start);
+        let node = match self.index.get(&key) {
+            Some(&node) => node,
+            None => {
+                let (op, outputs) = Op::new(&key.0);
+                self.nodes.push(Node {
+                    op,
+                    inputs: padded,
+                    start,
+                    first_slot: self.slots,
+                    outputs,
+                });
+                self.slots += outputs;
+                self.index.insert(key, self.nodes.len() - 1);
+                self.nodes.len() - 1
+            }
+        };
+        let node = &self.nodes[node];
+        (0..node.outputs).map(|o| Source::Slot(node.first_slot + o)).collect()
+    }
+
+    fn one(&mut self, kind: Kind, inputs: &[Source], start: usize) -> Source {
+        self.step(kind, inputs, start)[0]
+    }
+
+    fn map(&mut self, formula: Formula, inputs: &[Source], start: usize) -> Source {
+        self.one(Kind::Map(formula), inputs, start)
+    }
+
+    fn typical(&mut self) -> Source {
+        self.one(Kind::Typical, &[Source::High, Source::Low, Source::Close], 0)
+    }
+
+    /// The sources of `indicator`'s outputs, in the order of its column names, each paired with
+    /// its output name ("" for a single output).
+    fn plan(&mut self, indicator: IndicatorSpec) -> Vec<(&'static str, Source)> {
+        use IndicatorSpec as S;
+        let close = Source::Close;
+        let single = |source: Source| vec![("", source)];
+        match indicator {
+            S::Sma(i) => single(self.one(Kind::Sma(i.period()), &[close], 0)),
+            S::Ema(i) => single(self.one(Kind::Ema(i.period()), &[close], 0)),
+            S::Wma(i) => single(self.one(Kind::Wma(i.period()), &[close], 0)),
+            S::Dema(i) => {
+                let n = i.period();
+                let e1 = self.one(Kind::Ema(n), &[close], 0);
+                let e2 = self.one(Kind::Ema(n), &[e1], n - 1);
+                single(self.map(Formula::Dema, &[e1, e2], 0))
+            }
+            S::Tema(i) => {
+                let n = i.period();
+                let e1 = self.one(Kind::Ema(n), &[close], 0);
+                let e2 = self.one(Kind::Ema(n), &[e1], n - 1);
+                let e3 = self.one(Kind::Ema(n), &[e2], 2 * (n - 1));
+                single(self.map(Formula::Tema, &[e1, e2, e3], 0))
+            }
+            S::Rsi(i) => single(self.one(Kind::Rsi(i.period()), &[close], 0)),
+            S::Macd(i) => {
+                let fast = self.one(Kind::Ema(i.fast()), &[close], i.slow() - i.fast());
+                let slow = self.one(Kind::Ema(i.slow()), &[close], 0);
+                let line = self.map(Formula::Difference, &[fast, slow], 0);
+                let signal = self.one(Kind::Ema(i.signal()), &[line], i.slow() - 1);
+                let hist = self.map(Formula::Difference, &[line, signal], 0);
+                vec![("macd", line), ("signal", signal), ("hist", hist)]
+            }
+            S::BBands(i) => {
+                let n = i.period();
+                let mean = self.one(Kind::Sma(n), &[close], 0);
+                let variance = self.one(Kind::Variance(n), &[close], 0);
+                let sigma = self.map(Formula::Sigma, &[variance], 0);
+                let k = i.k().to_bits();
+                let upper = self.map(Formula::Upper(k), &[mean, sigma], 0);
+                let lower = self.map(Formula::Lower(k), &[mean, sigma], 0);
+                vec![("upper", upper), ("middle", mean), ("lower", lower)]
+            }
+            S::StdDev(i) => {
+                let variance = self.one(Kind::Variance(i.period()), &[close], 0);
+                single(self.map(Formula::Sqrt, &[variance], 0))
+            }
+            S::TRange(_) => single(self.true_range()),
+            S::Atr(i) => single(self.atr(i.period())),
+            S::Natr(i) => {
+                let atr = self.atr(i.period());
+                single(self.map(Formula::Natr, &[atr, close], 0))
+            }
+            S::Stoch(i) => {
+                let window = self.step(Kind::MinMax(i.k_period()), &[Source::High, Source::Low], 0);
+                let fast = self.map(Formula::FastK, &[close, window[0], window[1]], 0);
+                let k = self.one(Kind::Sma(i.k_slowing()), &[fast], i.k_period() - 1);
+                let d = self.one(Kind::Sma(i.d_period()), &[k], i.k_period() + i.k_slowing() - 2);
+                vec![
+                    ("k", self.map(Formula::ClampPercent, &[k], 0)),
+                    ("d", self.map(Formula::ClampPercent, &[d], 0)),
+                ]
+            }
+            S::StochRsi(i) => {
+                let n = i.rsi_period();
+                let rsi = self.one(Kind::Rsi(n), &[close], 0);
+                let window = self.step(Kind::MinMax(i.k_period()), &[rsi, rsi], n);
+                let k = self.map(Formula::FastK, &[rsi, window[0], window[1]], 0);
+                let d = self.one(Kind::Sma(i.d_period()), &[k], n + i.k_period() - 1);
+                vec![
+                    ("k", self.map(Formula::ClampPercent, &[k], 0)),
+                    ("d", self.map(Formula::ClampPercent, &[d], 0)),
+                ]
+            }
+            S::Adx(i) => single(self.directional(i.period())[3]),
+            S::PlusDi(i) => single(self.directional(i.period())[0]),
+            S::MinusDi(i) => single(self.directional(i.period())[1]),
+            S::Dx(i) => single(self.directional(i.period())[2]),
+            S::Cci(i) => {
+                let tp = self.typical();
+                single(self.one(Kind::Cci(i.period()), &[tp], 0))
+            }
+            S::Mfi(i) => {
+                let tp = self.typical();
+                single(self.one(Kind::Mfi(i.period()), &[tp, Source::Volume], 0))
+            }
+            S::WillR(i) => {
+                let window = self.step(Kind::MinMax(i.period()), &[Source::High, Source::Low], 0);
+                single(self.map(Formula::WillR, &[close, window[0], window[1]], 0))
+            }
+            S::Roc(i) => {
+                let lag = self.one(Kind::Lag(i.period()), &[close], 0);
+                single(self.map(Formula::Roc, &[close, lag], 0))
+            }
+            S::Mom(i) => {
+                let lag = self.one(Kind::Lag(i.period()), &[close], 0);
+                single(self.map(Formula::Difference, &[close, lag], 0))
+            }
+            S::Obv(_) => single(self.one(Kind::Obv, &[close, Source::Volume], 0)),
+            S::Vwap(i) => {
+                let tp = self.typical();
+                single(self.one(Kind::Vwap(i.anchor()), &[tp, Source::Volume], 0))
+            }
+        }
+    }
+
+    fn true_range(&mut self) -> Source {
+        self.one(Kind::TRange, &[Source::High, Source::Low, Source::Close], 0)
+    }
+
+    fn atr(&mut self, period: usize) -> Source {
+        let tr = self.true_range();
+        self.one(Kind::Wilder(period), &[tr], 1)
+    }
+
+    fn directional(&mut self, period: usize) -> Vec<Source> {
+        self.step(
+            Kind::Directional(period),
+            &[Source::High, Source::Low, Source::Close],
+            0,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse_specs;
+
+    fn bars(n: usize) -> crate::Bars {
+        (0..n)
+            .map(|i| {
+                let x = i as f64;
+                let close = 50.0 + (x * 0.21).sin() * 6.0 + (x * 0.05).cos() * 3.0;
+                let high = close + 0.5 + (x * 0.7).sin().abs();
+                let low = close - 0.5 - (x * 0.3).cos().abs();
+                Candle::new(close, high, low, close, 1_000.0 + (x * 13.0) % 500.0).at(i as i64 * 3_600)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shared_steps_are_planned_once() {
+        let alone = Computation::new(&parse_specs("macd:12:26:9").unwrap()).steps();
+        let with_ema = Computation::new(&parse_specs("macd:12:26:9,ema:26").unwrap()).steps();
+        assert_eq!(alone, with_ema, "ema:26 is the slow line of the MACD");
+        let family = Computation::new(&parse_specs("adx:14,plus_di:14,minus_di:14,dx:14").unwrap()).steps();
+        assert_eq!(family, 1);
+        let bands = Computation::new(&parse_specs("sma:20,stddev:20,bbands:20:2,bbands:20:1").unwrap()).steps();
+        // sma, variance, the two square roots (stddev's and the bands'), an upper and a lower
+        // band per width
+        assert_eq!(bands, 4 + 2 * 2);
+    }
+
+    #[test]
+    fn duplicate_columns_appear_once() {
+        let c = compute(&parse_specs("rsi,rsi:14,macd.signal,macd").unwrap(), &bars(50).view()).unwrap();
+        assert_eq!(
+            c.names().collect::<Vec<_>>(),
+            [
+                "rsi:14",
+                "macd:12:26:9.signal",
+                "macd:12:26:9.macd",
+                "macd:12:26:9.hist"
+            ]
+        );
+    }
+
+    #[test]
+    fn session_vwap_needs_time() {
+        let b = bars(5);
+        let v = b.view();
+        let no_time = Ohlcv::new(v.open(), v.high(), v.low(), v.close(), v.volume()).unwrap();
+        let specs = parse_specs("vwap").unwrap();
+        assert_eq!(
+            compute(&specs, &no_time),
+            Err(IndicatorError::MissingTime {
+                indicator: "vwap:session"
+            })
+        );
+        assert!(compute(&parse_specs("vwap:anchored").unwrap(), &no_time).is_ok());
+        assert!(compute(&specs, &v).is_ok());
+    }
+
+    #[test]
+    fn push_gives_the_rows_of_extend() {
+        let b = bars(80);
+        let specs = parse_specs("stoch,willr,atr,natr,cci,mfi,obv,vwap,adx,roc,mom").unwrap();
+        let whole = compute(&specs, &b.view()).unwrap();
+        let mut running = Computation::new(&specs);
+        for (i, bar) in b.view().candles().enumerate() {
+            let row = running.push(bar).unwrap();
+            for ((name, column), value) in whole.iter().zip(row) {
+                assert_eq!(column[i].to_bits(), value.to_bits(), "{name} row {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The streaming interface every indicator state implements, and the output types that batch
+//! results are collected into.
+
+/// The running state of an indicator: one [`update`](Indicator::update) per new bar, O(1) time
+/// and memory each (CCI, whose mean deviation has no O(1) update, is O(period) like TA-Lib's).
+///
+/// States come from an indicator's configuration (`Sma::new(20)?.state()`). Feeding a state the
+/// bars of a series one by one gives exactly — bit for bit — the values of the batch function on
+/// that series, and [`extend`](Indicator::extend) continues a series computed earlier exactly as a
+/// full recomputation would: that is the incremental API.
+pub trait Indicator {
+    /// What one update takes: `f64` for indicators of a single series, [`Candle`](crate::Candle)
+    /// for indicators of bars.
+    type Input: Copy;
+    /// What one update gives once the indicator is warmed up.
+    type Output: IndicatorOutput;
+
+    /// Feeds one input. Returns `None` for the first [`lookback`](Indicator::lookback) inputs and
+    /// `Some(value)` from then on.
+    fn update(&mut self, input: Self::Input) -> Option<Self::Output>;
+
+    /// Forgets every input, as if the state were new.
+    fn reset(&mut self);
+
+    /// How many inputs give no output before the first one does (TA-Lib's lookback).
+    fn lookback(&self) -> usize;
+
+    /// Feeds every input in order and appends one output per input to `out`, NaN where
+    /// [`update`](Indicator::update) gives `None`.
+    ///
+    /// This is the incremental API: keep the state (it is `Clone`, and serializable with the
+    /// `serde` feature), and extend the stored series with the new bars only, in O(new bars).
+    fn extend<I>(&mut self, inputs: I, out: &mut <Self::Output as IndicatorOutput>::Series)
+    where
+        I: IntoIterator<Item = Self::Input>,
+        Self: Sized,
+    {
+        let inputs = inputs.into_iter();
+        Self::Output::reserve(out, inputs.size_hint().0);
+        for input in inputs {
+            self.update(input).unwrap_or(Self::Output::NAN).push_to(out);
+        }
+    }
+}
+
+/// A value one update gives, and the columns a batch of them is collected into.
+pub trait IndicatorOutput: Copy {
+    /// The column type of a batch: `Vec<f64>`, or a struct of columns for multi-output indicators.
+    type Series: Default;
+    /// The value written while the indicator warms up: every field NaN.
+    const NAN: Self;
+
+    /// Appends `self` to `series`.
+    fn push_to(self, series: &mut Self::Series);
+
+    /// Makes room for `additional` more values.
+    fn reserve(series: &mut Self::Series, additional: usize);
+}
+
+impl IndicatorOutput for f64 {
+    type Series = Vec<f64>;
+    const NAN: Self = f64::NAN;
+
+    #[inline(always)]
+    fn push_to(self, series: &mut Vec<f64>) {
+        series.push(self);
+    }
+
+    fn reserve(series: &mut Vec<f64>, additional: usize) {
+        series.reserve(additional);
+    }
+}
+
+/// Declares a multi-output value type, its batch column struct, and their plumbing.
+macro_rules! multi_output {
+    (
+        $(#[$value_doc:meta])* $value:ident,
+        $(#[$series_doc:meta])* $series:ident,
+        { $( $(#[$field_doc:meta])* $field:ident ),+ $(,)? }
+    ) => {
+        $(#[$value_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        pub struct $value {
+            $( $(#[$field_doc])* pub $field: f64, )+
+        }
+
+        $(#[$series_doc])*
+        #[derive(Clone, Debug, Default, PartialEq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        pub struct $series {
+            $( $(#[$field_doc])* pub $field: Vec<f64>, )+
+        }
+
+        impl $series {
+            /// Number of rows.
+            pub fn len(&self) -> usize {
+                [$( self.$field.len() ),+][0]
+            }
+
+            /// Whether there are no rows.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The row at `index`.
+            pub fn get(&self, index: usize) -> Option<$value> {
+                Some($value { $( $field: *self.$field.get(index)?, )+ })
+            }
+        }
+
+        impl $crate::indicator::IndicatorOutput for $value {
+            type Series = $series;
+            const NAN: Self = Self { $( $field: f64::NAN, )+ };
+
+            #[inline(always)]
+            fn push_to(self, series: &mut $series) {
+                $( series.$field.push(self.$field); )+
+            }
+
+            fn reserve(series: &mut $series, additional: usize) {
+                $( series.$field.reserve(additional); )+
+            }
+        }
+    };
+}
+
+pub(crate) use multi_output;
+
+/// Runs a fresh state over inputs: the batch function of every indicator.
+#[inline]
+pub(crate) fn run<S, I>(mut state: S, inputs: I) -> <S::Output as IndicatorOutput>::Series
+where
+    S: Indicator,
+    I: IntoIterator<Item = S::Input>,
+{
+    let mut out = <S::Output as IndicatorOutput>::Series::default();
+    state.extend(inputs, &mut out);
+    out
+}

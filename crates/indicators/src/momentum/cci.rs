@@ -1,0 +1,155 @@
+//! Commodity channel index (CCI).
+
+use std::fmt;
+
+use crate::error::{IndicatorError, check_period};
+use crate::indicator::{Indicator, run};
+use crate::input::Candle;
+use crate::math::is_zero_scaled;
+use crate::volatility::trange::hlc;
+use crate::window::Ring;
+
+/// Commodity channel index: how far the typical price is from its mean, in units of 1.5 % of
+/// the mean absolute deviation.
+///
+/// With `tp = (high + low + close) / 3` over the last `period` bars:
+/// `CCI = (tp − mean(tp)) / (0.015 · mean(|tp − mean(tp)|))`, 0 when either the numerator or
+/// the deviation is zero relative to the mean (TA-Lib's flat-window rule).
+///
+/// - Parameters: `period` from 1 to 100,000 (spec `cci:period`, default `cci:20`).
+/// - Lookback: `period − 1`. Unbounded.
+/// - O(period) per bar, like TA-Lib: the mean absolute deviation around a moving mean has no
+///   exact O(1) update (every deviation changes when the mean moves). This is the one indicator
+///   of the crate whose streaming update is not O(1).
+///
+/// ```
+/// use finstage_indicators::Cci;
+///
+/// let high = [10.0, 12.0, 14.0];
+/// let low = [8.0, 10.0, 12.0];
+/// let close = [9.0, 11.0, 13.0];
+/// let out = Cci::new(3)?.batch(&high, &low, &close)?;
+/// // typical prices 9, 11, 13: mean 11, mean deviation 4/3
+/// assert!((out[2] - 2.0 / (0.015 * (4.0 / 3.0))).abs() < 1e-12);
+/// # Ok::<(), finstage_indicators::IndicatorError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cci {
+    period: usize,
+}
+
+impl Cci {
+    /// The period of `cci` without parameters.
+    pub const DEFAULT_PERIOD: usize = 20;
+
+    /// A CCI over `period` bars.
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`] unless `1 <= period <= 100_000`.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        Ok(Self {
+            period: check_period("cci", "period", period, 1)?,
+        })
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Inputs before the first output: `period − 1`.
+    pub fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    /// A fresh streaming state.
+    pub fn state(&self) -> CciState {
+        CciState::new(self.period)
+    }
+
+    /// The CCI at every bar: as long as the input, NaN through the lookback.
+    ///
+    /// # Errors
+    /// [`IndicatorError::LengthMismatch`] when the series differ in length.
+    pub fn batch(&self, high: &[f64], low: &[f64], close: &[f64]) -> Result<Vec<f64>, IndicatorError> {
+        Ok(run(self.state(), hlc(high, low, close)?))
+    }
+}
+
+impl Default for Cci {
+    fn default() -> Self {
+        Self {
+            period: Self::DEFAULT_PERIOD,
+        }
+    }
+}
+
+impl fmt::Display for Cci {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cci:{}", self.period)
+    }
+}
+
+/// Streaming state of a [`Cci`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CciState {
+    period: usize,
+    window: Ring,
+}
+
+impl CciState {
+    pub(crate) fn new(period: usize) -> Self {
+        Self {
+            period,
+            window: Ring::new(period),
+        }
+    }
+
+    /// Adds one typical price; the CCI once the window is full.
+    #[inline(always)]
+    pub(crate) fn update_typical(&mut self, typical: f64) -> Option<f64> {
+        self.window.push(typical);
+        if !self.window.is_full() {
+            return None;
+        }
+        // TA-Lib sums its circular buffer in slot order, not in age order.
+        let n = self.period as f64;
+        let slots = self.window.slots();
+        let mean = slots.iter().fold(0.0, |sum, v| sum + v) / n;
+        let deviation = slots.iter().fold(0.0, |sum, v| sum + (v - mean).abs());
+        let distance = typical - mean;
+        let scale = mean.abs();
+        if is_zero_scaled(distance, scale) {
+            return Some(0.0);
+        }
+        let deviation = deviation / n;
+        if is_zero_scaled(deviation, scale) {
+            return Some(0.0);
+        }
+        let denominator = 0.015 * deviation;
+        Some(if denominator != 0.0 {
+            distance / denominator
+        } else {
+            0.0
+        })
+    }
+}
+
+impl Indicator for CciState {
+    type Input = Candle;
+    type Output = f64;
+
+    #[inline(always)]
+    fn update(&mut self, bar: Candle) -> Option<f64> {
+        self.update_typical(bar.typical_price())
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}

@@ -1,0 +1,190 @@
+//! Money flow index (MFI).
+
+use std::fmt;
+
+use crate::error::{IndicatorError, check_lengths, check_period};
+use crate::indicator::{Indicator, run};
+use crate::input::Candle;
+use crate::math::is_zero_scaled;
+use crate::window::Ring;
+
+/// Money flow index: an RSI of money flow (typical price × volume).
+///
+/// A bar's money flow `tp·volume` counts as positive when the typical price rose from the
+/// previous bar, negative when it fell, and not at all when unchanged (to 14 significant
+/// digits); over the last `period` bars, `MFI = 100·positive / (positive + negative)`, 0 when no
+/// money flowed.
+///
+/// - Parameters: `period` from 1 to 100,000 (spec `mfi:period`, default `mfi:14`).
+/// - Lookback: `period`. Range: [0, 100].
+/// - As TA-Lib 0.8 keeps them, bit for bit: running sums from which the flow leaving the window is
+///   subtracted before the new one is added, reset to exactly 0 after `period` bars without any
+///   flow, and the positive sum clamped into [0, total].
+///
+/// ```
+/// use finstage_indicators::Mfi;
+///
+/// let high = [10.0, 11.0, 10.5];
+/// let low = [9.0, 10.0, 9.5];
+/// let close = [9.5, 10.5, 10.0];
+/// let volume = [100.0, 100.0, 100.0];
+/// let out = Mfi::new(2)?.batch(&high, &low, &close, &volume)?;
+/// // flows: +10.5·100, −10·100
+/// assert!((out[2] - 100.0 * 1050.0 / 2050.0).abs() < 1e-12);
+/// # Ok::<(), finstage_indicators::IndicatorError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Mfi {
+    period: usize,
+}
+
+impl Mfi {
+    /// The period of `mfi` without parameters.
+    pub const DEFAULT_PERIOD: usize = 14;
+
+    /// An MFI over `period` bars.
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`] unless `1 <= period <= 100_000`.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        Ok(Self {
+            period: check_period("mfi", "period", period, 1)?,
+        })
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Inputs before the first output: `period`.
+    pub fn lookback(&self) -> usize {
+        self.period
+    }
+
+    /// A fresh streaming state.
+    pub fn state(&self) -> MfiState {
+        MfiState::new(self.period)
+    }
+
+    /// The MFI at every bar: as long as the input, NaN through the lookback.
+    ///
+    /// # Errors
+    /// [`IndicatorError::LengthMismatch`] when the series differ in length.
+    pub fn batch(&self, high: &[f64], low: &[f64], close: &[f64], volume: &[f64]) -> Result<Vec<f64>, IndicatorError> {
+        let len = check_lengths(&[
+            ("high", high.len()),
+            ("low", low.len()),
+            ("close", close.len()),
+            ("volume", volume.len()),
+        ])?;
+        let bars = (0..len).map(|i| Candle {
+            high: high[i],
+            low: low[i],
+            close: close[i],
+            volume: volume[i],
+            ..Candle::default()
+        });
+        Ok(run(self.state(), bars))
+    }
+}
+
+impl Default for Mfi {
+    fn default() -> Self {
+        Self {
+            period: Self::DEFAULT_PERIOD,
+        }
+    }
+}
+
+impl fmt::Display for Mfi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mfi:{}", self.period)
+    }
+}
+
+/// Streaming state of an [`Mfi`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MfiState {
+    period: usize,
+    previous: Option<f64>,
+    positive: Ring,
+    negative: Ring,
+    positive_sum: f64,
+    negative_sum: f64,
+    /// Consecutive bars without money flow, up to `period`.
+    idle: usize,
+}
+
+impl MfiState {
+    pub(crate) fn new(period: usize) -> Self {
+        Self {
+            period,
+            previous: None,
+            positive: Ring::new(period),
+            negative: Ring::new(period),
+            positive_sum: 0.0,
+            negative_sum: 0.0,
+            idle: 0,
+        }
+    }
+
+    /// Adds one bar given its typical price and volume; the MFI once the window is full.
+    #[inline(always)]
+    pub(crate) fn update_typical(&mut self, typical: f64, volume: f64) -> Option<f64> {
+        let previous = self.previous.replace(typical)?;
+        if self.positive.is_full() {
+            self.positive_sum -= self.positive.oldest();
+            self.negative_sum -= self.negative.oldest();
+        }
+        let change = typical - previous;
+        let flow = if is_zero_scaled(change, typical.abs() + previous.abs()) {
+            0.0
+        } else {
+            typical * volume
+        };
+        let (positive, negative) = if change < 0.0 { (0.0, flow) } else { (flow, 0.0) };
+        self.positive.push(positive);
+        self.negative.push(negative);
+        self.positive_sum += positive;
+        self.negative_sum += negative;
+        self.idle = if flow == 0.0 { self.idle + 1 } else { 0 };
+        if self.idle >= self.period {
+            // A whole window without flow: drop the sums' rounding residue.
+            self.idle = self.period;
+            self.positive_sum = 0.0;
+            self.negative_sum = 0.0;
+        }
+        if !self.positive.is_full() {
+            return None;
+        }
+        let total = self.positive_sum + self.negative_sum;
+        let positive = if self.positive_sum < 0.0 {
+            0.0
+        } else if self.positive_sum > total {
+            total
+        } else {
+            self.positive_sum
+        };
+        Some(if total <= 0.0 { 0.0 } else { 100.0 * (positive / total) })
+    }
+}
+
+impl Indicator for MfiState {
+    type Input = Candle;
+    type Output = f64;
+
+    #[inline(always)]
+    fn update(&mut self, bar: Candle) -> Option<f64> {
+        self.update_typical(bar.typical_price(), bar.volume)
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.period);
+    }
+
+    fn lookback(&self) -> usize {
+        self.period
+    }
+}

@@ -1,0 +1,4 @@
+//! Volume: on-balance volume, VWAP.
+
+pub mod obv;
+pub mod vwap;
