@@ -73,13 +73,13 @@ fn run() -> Result<(), Failure> {
                 input = Some(
                     args.next()
                         .ok_or_else(|| Failure::Usage("--input needs a file".into()))?,
-                )
+                );
             }
             "--specs" => {
                 specs = Some(
                     args.next()
                         .ok_or_else(|| Failure::Usage("--specs needs a list".into()))?,
-                )
+                );
             }
             other => return Err(Failure::Usage(format!("unexpected argument {other:?}"))),
         }

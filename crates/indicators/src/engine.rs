@@ -157,6 +157,10 @@ pub struct Computation {
     scratch: Vec<Vec<f64>>,
 }
 
+/// Rows per block of [`Computation::extend`]: the scratch columns of a block of all the steps
+/// of a large plan fit in the L2 cache.
+const BLOCK: usize = 256;
+
 #[derive(Clone, Debug)]
 struct OutputColumn {
     name: String,
@@ -220,33 +224,39 @@ impl Computation {
                 indicator: "vwap:session",
             });
         }
+        let mut values: Vec<Vec<f64>> = self.outputs.iter().map(|_| Vec::with_capacity(bars.len())).collect();
+        // Block by block, so that the scratch columns of every step stay in the cache.
+        let mut from = 0;
+        while from < bars.len() {
+            let block = bars.slice(from..from + BLOCK);
+            self.run_block(&block, &mut values);
+            from += BLOCK;
+        }
+        Ok(Columns {
+            names: self.outputs.iter().map(|c| c.name.clone()).collect(),
+            values,
+        })
+    }
+
+    /// Runs every step over `bars` and appends their rows to the output columns `values`.
+    fn run_block(&mut self, bars: &Ohlcv<'_>, values: &mut [Vec<f64>]) {
         let len = bars.len();
         self.scratch.resize_with(self.slots, Vec::new);
         for node in &mut self.nodes {
             let (done, rest) = self.scratch.split_at_mut(node.first_slot);
             let out = &mut rest[..node.outputs];
             for column in out.iter_mut() {
-                column.clear();
                 column.resize(len, f64::NAN);
             }
             node.run(bars, done, out, self.rows);
         }
-        let start = self.rows;
-        let values = self
-            .outputs
-            .iter()
-            .map(|column| {
-                let mut values = read(column.source, bars, &self.scratch).to_vec();
-                let masked = column.lookback.saturating_sub(start).min(len);
-                values[..masked].fill(f64::NAN);
-                values
-            })
-            .collect();
+        for (column, values) in self.outputs.iter().zip(values) {
+            let start = values.len();
+            values.extend_from_slice(read(column.source, bars, &self.scratch));
+            let masked = column.lookback.saturating_sub(self.rows).min(len);
+            values[start..start + masked].fill(f64::NAN);
+        }
         self.rows += len;
-        Ok(Columns {
-            names: self.outputs.iter().map(|c| c.name.clone()).collect(),
-            values,
-        })
     }
 
     /// Feeds one bar and returns its row: one value per column, in order.
@@ -305,21 +315,28 @@ enum Formula {
 }
 
 impl Formula {
-    #[inline(always)]
-    fn apply(self, a: f64, b: f64, c: f64) -> f64 {
+    /// Applies the formula row by row, with the dispatch outside the loop.
+    fn apply_all(self, out: &mut [f64], a: &[f64], b: &[f64], c: &[f64]) {
+        macro_rules! rows {
+            ($f:expr) => {
+                for (o, ((a, b), c)) in out.iter_mut().zip(a.iter().zip(b).zip(c)) {
+                    *o = $f(*a, *b, *c);
+                }
+            };
+        }
         match self {
-            Self::Dema => dema(a, b),
-            Self::Tema => tema(a, b, c),
-            Self::Difference => a - b,
-            Self::Sqrt => a.sqrt(),
-            Self::Sigma => sigma(a),
-            Self::Upper(k) => bands(a, b, f64::from_bits(k)).0,
-            Self::Lower(k) => bands(a, b, f64::from_bits(k)).1,
-            Self::Natr => natr(a, b),
-            Self::FastK => fast_k(a, b, c),
-            Self::WillR => williams_r(a, b, c),
-            Self::Roc => rate_of_change(a, b),
-            Self::ClampPercent => math::clamp_percent(a),
+            Self::Dema => rows!(|a, b, _| dema(a, b)),
+            Self::Tema => rows!(tema),
+            Self::Difference => rows!(|a: f64, b: f64, _| a - b),
+            Self::Sqrt => rows!(|a: f64, _, _| a.sqrt()),
+            Self::Sigma => rows!(|a, _, _| sigma(a)),
+            Self::Upper(k) => rows!(|a, b, _| bands(a, b, f64::from_bits(k)).0),
+            Self::Lower(k) => rows!(|a, b, _| bands(a, b, f64::from_bits(k)).1),
+            Self::Natr => rows!(|a, b, _| natr(a, b)),
+            Self::FastK => rows!(fast_k),
+            Self::WillR => rows!(williams_r),
+            Self::Roc => rows!(|a, b, _| rate_of_change(a, b)),
+            Self::ClampPercent => rows!(|a, _, _| math::clamp_percent(a)),
         }
     }
 }
@@ -400,83 +417,113 @@ struct Node {
 }
 
 impl Node {
-    /// Runs the step over the rows of `bars`, `offset` being the index of their first row.
+    /// Runs the step over the rows of `bars`, `offset` being the index of their first row. Writes
+    /// every row of every output: NaN before the step's start row and while it warms up.
     fn run(&mut self, bars: &Ohlcv<'_>, done: &[Vec<f64>], out: &mut [Vec<f64>], offset: usize) {
         let len = bars.len();
         let skip = self.start.saturating_sub(offset).min(len);
         let [a, b, c] = self.inputs.map(|source| match source {
-            Source::Slot(slot) => done.get(slot).map_or(&[][..], Vec::as_slice),
-            other => read(other, bars, &[]),
+            Source::Slot(slot) => &done[slot][skip..],
+            other => &read(other, bars, &[])[skip..],
         });
-        let rows = skip..len;
+        for column in out.iter_mut() {
+            column[..skip].fill(f64::NAN);
+        }
+        let [first, rest @ ..] = out else {
+            unreachable!("every step has an output")
+        };
+        let out0 = &mut first[skip..];
+        // Windowed steps run over slices with their running values in registers; the others run
+        // a local copy of their state (small, without buffers) for the same reason.
         match &mut self.op {
             Op::Typical => {
-                for i in rows {
-                    out[0][i] = typical_price(a[i], b[i], c[i]);
+                for (o, ((h, l), c)) in out0.iter_mut().zip(a.iter().zip(b).zip(c)) {
+                    *o = typical_price(*h, *l, *c);
                 }
             }
-            Op::Sma(s) => fill(&mut out[0], rows, |i| s.update(a[i])),
-            Op::Variance(v) => fill(&mut out[0], rows, |i| v.update(a[i])),
-            Op::Ema(e) => fill(&mut out[0], rows, |i| e.update(a[i])),
-            Op::Wma(w) => fill(&mut out[0], rows, |i| w.update(a[i])),
-            Op::Rsi(r) => fill(&mut out[0], rows, |i| r.update(a[i])),
-            Op::TRange(t) => fill(&mut out[0], rows, |i| {
-                t.update(Candle {
-                    high: a[i],
-                    low: b[i],
-                    close: c[i],
-                    ..Candle::default()
-                })
-            }),
-            Op::Wilder(w) => fill(&mut out[0], rows, |i| w.update(a[i])),
+            Op::Sma(s) => {
+                out0.copy_from_slice(a);
+                s.run_in_place(out0);
+            }
+            Op::Variance(v) => {
+                out0.copy_from_slice(a);
+                v.run_in_place(out0);
+            }
+            Op::Wma(w) => {
+                out0.copy_from_slice(a);
+                w.run_in_place(out0);
+            }
+            Op::Cci(s) => {
+                out0.copy_from_slice(a);
+                s.run_in_place(out0);
+            }
+            Op::Mfi(s) => s.run(a, b, out0),
+            Op::Lag(l) => l.run(a, out0),
+            Op::MinMax(w) => w.run(a, b, out0, &mut rest[0][skip..]),
+            Op::Ema(e) => series(e, a, out0),
+            Op::Rsi(r) => series(r, a, out0),
+            Op::TRange(t) => {
+                each(t, out0, a, |t, i| {
+                    t.update(Candle {
+                        high: a[i],
+                        low: b[i],
+                        close: c[i],
+                        ..Candle::default()
+                    })
+                });
+            }
+            Op::Wilder(w) => {
+                let mut local = w.clone();
+                for (o, &x) in out0.iter_mut().zip(a) {
+                    *o = local.update(x).unwrap_or(f64::NAN);
+                }
+                *w = local;
+            }
+            Op::Obv(s) => each(s, out0, a, |s, i| Some(s.update_close(a[i], b[i]))),
+            Op::Vwap(s) => {
+                let time = bars.time().map(|t| &t[skip..]);
+                each(s, out0, a, |s, i| {
+                    Some(s.update_typical(a[i], b[i], time.map_or(0, |t| t[i])))
+                });
+            }
             Op::Directional(d) => {
-                let [plus, minus, dx, adx] = out else {
+                let [minus, dx, adx] = rest else {
                     unreachable!("four outputs")
                 };
-                for i in rows {
-                    let v = d.update(a[i], b[i], c[i]);
-                    plus[i] = v.plus_di.unwrap_or(f64::NAN);
+                let (minus, dx, adx) = (&mut minus[skip..], &mut dx[skip..], &mut adx[skip..]);
+                let mut state = d.clone();
+                for i in 0..out0.len() {
+                    let v = state.update(a[i], b[i], c[i]);
+                    out0[i] = v.plus_di.unwrap_or(f64::NAN);
                     minus[i] = v.minus_di.unwrap_or(f64::NAN);
                     dx[i] = v.dx.unwrap_or(f64::NAN);
                     adx[i] = v.adx.unwrap_or(f64::NAN);
                 }
+                *d = state;
             }
-            Op::MinMax(w) => {
-                let [highest, lowest] = out else {
-                    unreachable!("two outputs")
-                };
-                for i in rows {
-                    if let Some((h, l)) = w.step(a[i], b[i]) {
-                        highest[i] = h;
-                        lowest[i] = l;
-                    }
-                }
-            }
-            Op::Cci(s) => fill(&mut out[0], rows, |i| s.update_typical(a[i])),
-            Op::Mfi(s) => fill(&mut out[0], rows, |i| s.update_typical(a[i], b[i])),
-            Op::Obv(s) => fill(&mut out[0], rows, |i| Some(s.update_close(a[i], b[i]))),
-            Op::Vwap(s) => {
-                let time = bars.time();
-                fill(&mut out[0], rows, |i| {
-                    Some(s.update_typical(a[i], b[i], time.map_or(0, |t| t[i])))
-                });
-            }
-            Op::Lag(l) => fill(&mut out[0], rows, |i| l.step(a[i])),
-            Op::Map(formula) => {
-                let formula = *formula;
-                for i in rows {
-                    out[0][i] = formula.apply(a[i], b[i], c[i]);
-                }
-            }
+            Op::Map(formula) => formula.apply_all(out0, a, b, c),
         }
     }
 }
 
+/// Runs a local copy of a single-series `state` over `input`.
 #[inline(always)]
-fn fill(out: &mut [f64], rows: std::ops::Range<usize>, mut step: impl FnMut(usize) -> Option<f64>) {
-    for i in rows {
-        out[i] = step(i).unwrap_or(f64::NAN);
+fn series<S: Indicator<Input = f64, Output = f64>>(state: &mut S, input: &[f64], out: &mut [f64]) {
+    let mut local = state.clone();
+    for (o, &x) in out.iter_mut().zip(input) {
+        *o = local.update(x).unwrap_or(f64::NAN);
     }
+    *state = local;
+}
+
+/// Runs a local copy of `state` over the rows, writing what `step` gives (NaN for `None`).
+#[inline(always)]
+fn each<S: Clone>(state: &mut S, out: &mut [f64], rows: &[f64], mut step: impl FnMut(&mut S, usize) -> Option<f64>) {
+    let mut local = state.clone();
+    for (i, o) in out.iter_mut().enumerate().take(rows.len()) {
+        *o = step(&mut local, i).unwrap_or(f64::NAN);
+    }
+    *state = local;
 }
 
 /// Builds the plan, sharing every step that two indicators both need.

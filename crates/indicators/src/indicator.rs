@@ -7,8 +7,9 @@
 /// States come from an indicator's configuration (`Sma::new(20)?.state()`). Feeding a state the
 /// bars of a series one by one gives exactly — bit for bit — the values of the batch function on
 /// that series, and [`extend`](Indicator::extend) continues a series computed earlier exactly as a
-/// full recomputation would: that is the incremental API.
-pub trait Indicator {
+/// full recomputation would: that is the incremental API. States are `Clone`: fork one to
+/// compute a what-if without disturbing it.
+pub trait Indicator: Clone {
     /// What one update takes: `f64` for indicators of a single series, [`Candle`](crate::Candle)
     /// for indicators of bars.
     type Input: Copy;
@@ -33,15 +34,41 @@ pub trait Indicator {
     fn extend<I>(&mut self, inputs: I, out: &mut <Self::Output as IndicatorOutput>::Series)
     where
         I: IntoIterator<Item = Self::Input>,
-        Self: Sized,
     {
-        let inputs = inputs.into_iter();
-        Self::Output::reserve(out, inputs.size_hint().0);
-        for input in inputs {
-            self.update(input).unwrap_or(Self::Output::NAN).push_to(out);
+        let mut inputs = inputs.into_iter();
+        let additional = inputs.size_hint().0;
+        if additional < LOCAL_COPY_THRESHOLD {
+            for input in inputs {
+                self.update(input).unwrap_or(Self::Output::NAN).push_to(out);
+            }
+            return;
         }
+        // Run a local copy over room made beforehand. Knowing that the stores into the copy's
+        // window buffers and into `out` cannot touch its fields, and with no reallocation call
+        // inside the loop, the optimiser keeps the whole state in registers: several times faster
+        // than updating `self` in place.
+        let mut state = self.clone();
+        let start = Self::Output::grow(out, additional);
+        let mut written = 0;
+        while written < additional {
+            let Some(input) = inputs.next() else { break };
+            state
+                .update(input)
+                .unwrap_or(Self::Output::NAN)
+                .write(out, start + written);
+            written += 1;
+        }
+        Self::Output::truncate(out, start + written);
+        for input in inputs {
+            state.update(input).unwrap_or(Self::Output::NAN).push_to(out);
+        }
+        *self = state;
     }
 }
+
+/// Below this many inputs, [`Indicator::extend`] updates the state in place rather than paying
+/// for a local copy.
+const LOCAL_COPY_THRESHOLD: usize = 64;
 
 /// A value one update gives, and the columns a batch of them is collected into.
 pub trait IndicatorOutput: Copy {
@@ -53,8 +80,14 @@ pub trait IndicatorOutput: Copy {
     /// Appends `self` to `series`.
     fn push_to(self, series: &mut Self::Series);
 
-    /// Makes room for `additional` more values.
-    fn reserve(series: &mut Self::Series, additional: usize);
+    /// Appends `additional` NaN rows to `series`; returns the index of the first.
+    fn grow(series: &mut Self::Series, additional: usize) -> usize;
+
+    /// Overwrites row `index` of `series` with `self`.
+    fn write(self, series: &mut Self::Series, index: usize);
+
+    /// Shortens `series` to `len` rows.
+    fn truncate(series: &mut Self::Series, len: usize);
 }
 
 impl IndicatorOutput for f64 {
@@ -66,8 +99,19 @@ impl IndicatorOutput for f64 {
         series.push(self);
     }
 
-    fn reserve(series: &mut Vec<f64>, additional: usize) {
-        series.reserve(additional);
+    fn grow(series: &mut Vec<f64>, additional: usize) -> usize {
+        let start = series.len();
+        series.resize(start + additional, f64::NAN);
+        start
+    }
+
+    #[inline(always)]
+    fn write(self, series: &mut Vec<f64>, index: usize) {
+        series[index] = self;
+    }
+
+    fn truncate(series: &mut Vec<f64>, len: usize) {
+        series.truncate(len);
     }
 }
 
@@ -118,8 +162,19 @@ macro_rules! multi_output {
                 $( series.$field.push(self.$field); )+
             }
 
-            fn reserve(series: &mut $series, additional: usize) {
-                $( series.$field.reserve(additional); )+
+            fn grow(series: &mut $series, additional: usize) -> usize {
+                let start = series.len();
+                $( series.$field.resize(start + additional, f64::NAN); )+
+                start
+            }
+
+            #[inline(always)]
+            fn write(self, series: &mut $series, index: usize) {
+                $( series.$field[index] = self.$field; )+
+            }
+
+            fn truncate(series: &mut $series, len: usize) {
+                $( series.$field.truncate(len); )+
             }
         }
     };

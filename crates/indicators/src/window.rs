@@ -1,140 +1,167 @@
 //! Fixed windows over a stream: a ring buffer, and windowed minimum/maximum in amortised O(1)
 //! with monotonic deques.
 
+/// Where a ring buffer stands: the slot the next value goes to, and how many values it holds.
+///
+/// The cursor is `Copy` and kept apart from the slots, so that a loop over many values holds it
+/// (and the running sums next to it) in registers: the optimiser cannot otherwise prove that the
+/// stores into the slots leave them alone, and reloads them from memory at every value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct Cursor {
+    /// The slot the next push writes: once full, also the oldest value.
+    next: usize,
+    len: usize,
+}
+
+impl Cursor {
+    /// Appends `value` to the ring `slots`, overwriting the oldest value once full.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, slots: &mut [f64], value: f64) {
+        slots[self.next] = value;
+        self.next += 1;
+        if self.next == slots.len() {
+            self.next = 0;
+        }
+        if self.len < slots.len() {
+            self.len += 1;
+        }
+    }
+
+    /// Whether the ring holds as many values as it has slots.
+    #[inline(always)]
+    pub(crate) fn is_full(&self, slots: &[f64]) -> bool {
+        self.len == slots.len()
+    }
+
+    /// The oldest value held, when full.
+    #[inline(always)]
+    pub(crate) fn oldest(&self, slots: &[f64]) -> f64 {
+        slots[self.next]
+    }
+
+    /// The values held, oldest first.
+    #[inline]
+    pub(crate) fn chronological<'a>(&self, slots: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+        let (older, newer) = if self.is_full(slots) {
+            (&slots[self.next..], &slots[..self.next])
+        } else {
+            (&slots[..self.len], &[][..])
+        };
+        older.iter().chain(newer).copied()
+    }
+}
+
+/// Slots for a ring of `capacity` values (at least one).
+pub(crate) fn slots(capacity: usize) -> Box<[f64]> {
+    vec![0.0; capacity.max(1)].into_boxed_slice()
+}
+
 /// A ring buffer of the last `capacity` values.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Ring {
-    buf: Box<[f64]>,
-    /// The slot the next push writes: once full, also the oldest value.
-    next: usize,
-    len: usize,
+    slots: Box<[f64]>,
+    cursor: Cursor,
 }
 
 impl Ring {
     /// An empty ring holding up to `capacity` values (at least one).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            buf: vec![0.0; capacity.max(1)].into_boxed_slice(),
-            next: 0,
-            len: 0,
+            slots: slots(capacity),
+            cursor: Cursor::default(),
         }
     }
 
     /// Appends `value`, overwriting the oldest value once full.
     #[inline(always)]
     pub(crate) fn push(&mut self, value: f64) {
-        let cap = self.buf.len();
-        self.buf[self.next] = value;
-        self.next += 1;
-        if self.next == cap {
-            self.next = 0;
-        }
-        if self.len < cap {
-            self.len += 1;
-        }
+        self.cursor.push(&mut self.slots, value);
     }
 
     /// Whether the ring holds `capacity` values.
     #[inline(always)]
     pub(crate) fn is_full(&self) -> bool {
-        self.len == self.buf.len()
+        self.cursor.is_full(&self.slots)
     }
 
     /// The oldest value held, when full.
     #[inline(always)]
     pub(crate) fn oldest(&self) -> f64 {
-        self.buf[self.next]
-    }
-
-    /// The values held, oldest first.
-    #[inline]
-    pub(crate) fn chronological(&self) -> impl Iterator<Item = f64> + '_ {
-        let (older, newer) = if self.is_full() {
-            (&self.buf[self.next..], &self.buf[..self.next])
-        } else {
-            (&self.buf[..self.len], &[][..])
-        };
-        older.iter().chain(newer).copied()
-    }
-
-    /// The slots in memory order (not age order), as TA-Lib's circular buffers sum them.
-    #[inline(always)]
-    pub(crate) fn slots(&self) -> &[f64] {
-        &self.buf
+        self.cursor.oldest(&self.slots)
     }
 
     pub(crate) fn clear(&mut self) {
-        self.buf.fill(0.0);
-        self.next = 0;
-        self.len = 0;
+        self.slots.fill(0.0);
+        self.cursor = Cursor::default();
     }
 }
 
-/// A deque of (position, value) pairs kept monotonic, for the extreme of a sliding window.
-#[derive(Clone, Debug, PartialEq)]
+/// Where a monotonic deque stands in its slots: `Copy`, for the same reason as [`Cursor`].
+/// `head` and `tail` count pushes and pops; masked, they index the slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct MonotonicDeque {
-    values: Box<[f64]>,
-    positions: Box<[u64]>,
-    head: usize,
-    len: usize,
+struct DequeCursor {
+    head: u64,
+    tail: u64,
 }
 
-impl MonotonicDeque {
-    fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
+/// The slots of a deque of (position, value) pairs: a power of two of them, at least the window.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct DequeSlots {
+    values: Box<[f64]>,
+    positions: Box<[u64]>,
+}
+
+impl DequeSlots {
+    fn new(window: usize) -> Self {
+        let capacity = window.max(1).next_power_of_two();
         Self {
             values: vec![0.0; capacity].into_boxed_slice(),
             positions: vec![0; capacity].into_boxed_slice(),
-            head: 0,
-            len: 0,
         }
     }
+}
 
-    #[inline(always)]
-    fn slot(&self, offset: usize) -> usize {
-        let i = self.head + offset;
-        if i >= self.values.len() {
-            i - self.values.len()
-        } else {
-            i
-        }
-    }
-
-    /// Drops entries older than `first_position`, then appends `(position, value)` after dropping
-    /// every entry that `dominated(entry, value)` says can never be the extreme again.
+impl DequeCursor {
+    /// Drops the entry older than `first_position` (one at most, as positions are consecutive),
+    /// then appends `(position, value)` after dropping every entry that `dominated(entry, value)`
+    /// says can never be the extreme again. Returns the front: the extreme of the window.
     ///
-    /// The window never holds more than `capacity` positions, so neither does the deque.
+    /// The window never holds more positions than there are slots, so neither does the deque.
     #[inline(always)]
-    fn push(&mut self, position: u64, value: f64, first_position: u64, dominated: impl Fn(f64, f64) -> bool) {
-        while self.len > 0 && self.positions[self.head] < first_position {
-            self.head = self.slot(1);
-            self.len -= 1;
+    fn push(
+        &mut self,
+        slots: &mut DequeSlots,
+        position: u64,
+        value: f64,
+        first_position: u64,
+        dominated: impl Fn(f64, f64) -> bool,
+    ) -> f64 {
+        let mask = slots.values.len() as u64 - 1;
+        let at = |counter: u64| (counter & mask) as usize;
+        if self.head < self.tail && slots.positions[at(self.head)] < first_position {
+            self.head += 1;
         }
-        while self.len > 0 && dominated(self.values[self.slot(self.len - 1)], value) {
-            self.len -= 1;
+        while self.head < self.tail && dominated(slots.values[at(self.tail - 1)], value) {
+            self.tail -= 1;
         }
-        if self.len == self.values.len() {
-            // Only reachable when positions are not consecutive; keep the newest.
-            self.head = self.slot(1);
-            self.len -= 1;
-        }
-        let tail = self.slot(self.len);
-        self.values[tail] = value;
-        self.positions[tail] = position;
-        self.len += 1;
+        slots.values[at(self.tail)] = value;
+        slots.positions[at(self.tail)] = position;
+        self.tail += 1;
+        slots.values[at(self.head)]
     }
+}
 
-    #[inline(always)]
-    fn front(&self) -> f64 {
-        self.values[self.head]
-    }
-
-    fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
-    }
+/// The running part of a [`MinMaxWindow`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct MinMaxCore {
+    seen: u64,
+    highs: DequeCursor,
+    lows: DequeCursor,
 }
 
 /// The highest high and the lowest low over the last `period` bars, in amortised O(1) per bar.
@@ -144,41 +171,61 @@ impl MonotonicDeque {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct MinMaxWindow {
-    period: usize,
-    seen: u64,
-    highs: MonotonicDeque,
-    lows: MonotonicDeque,
+    period: u64,
+    core: MinMaxCore,
+    highs: DequeSlots,
+    lows: DequeSlots,
 }
 
 impl MinMaxWindow {
     pub(crate) fn new(period: usize) -> Self {
         Self {
-            period,
-            seen: 0,
-            highs: MonotonicDeque::new(period),
-            lows: MonotonicDeque::new(period),
+            period: period as u64,
+            core: MinMaxCore::default(),
+            highs: DequeSlots::new(period),
+            lows: DequeSlots::new(period),
+        }
+    }
+
+    #[inline(always)]
+    fn advance(
+        period: u64,
+        core: &mut MinMaxCore,
+        highs: &mut DequeSlots,
+        lows: &mut DequeSlots,
+        high: f64,
+        low: f64,
+    ) -> Option<(f64, f64)> {
+        let position = core.seen;
+        core.seen += 1;
+        let first = core.seen.saturating_sub(period);
+        let highest = core.highs.push(highs, position, high, first, |kept, new| kept <= new);
+        let lowest = core.lows.push(lows, position, low, first, |kept, new| kept >= new);
+        if core.seen >= period {
+            Some((highest, lowest))
+        } else {
+            None
         }
     }
 
     /// Adds one bar; returns `(highest high, lowest low)` once `period` bars have been seen.
     #[inline(always)]
     pub(crate) fn step(&mut self, high: f64, low: f64) -> Option<(f64, f64)> {
-        let position = self.seen;
-        self.seen += 1;
-        let first = self.seen.saturating_sub(self.period as u64);
-        self.highs.push(position, high, first, |kept, new| kept <= new);
-        self.lows.push(position, low, first, |kept, new| kept >= new);
-        if self.seen >= self.period as u64 {
-            Some((self.highs.front(), self.lows.front()))
-        } else {
-            None
+        Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low)
+    }
+
+    /// Adds every bar; writes the extremes (NaN while warming up).
+    pub(crate) fn run(&mut self, high: &[f64], low: &[f64], highest: &mut [f64], lowest: &mut [f64]) {
+        let mut core = self.core;
+        for (((&h, &l), hh), ll) in high.iter().zip(low).zip(highest.iter_mut()).zip(lowest.iter_mut()) {
+            (*hh, *ll) = Self::advance(self.period, &mut core, &mut self.highs, &mut self.lows, h, l)
+                .unwrap_or((f64::NAN, f64::NAN));
         }
+        self.core = core;
     }
 
     pub(crate) fn reset(&mut self) {
-        self.seen = 0;
-        self.highs.clear();
-        self.lows.clear();
+        self.core = MinMaxCore::default();
     }
 }
 
@@ -208,6 +255,21 @@ impl Lag {
         old
     }
 
+    /// Adds every value of `input`; writes the value `period` steps back (NaN while there is none).
+    pub(crate) fn run(&mut self, input: &[f64], earlier: &mut [f64]) {
+        let mut cursor = self.ring.cursor;
+        let slots = &mut self.ring.slots[..];
+        for (&x, e) in input.iter().zip(earlier) {
+            *e = if cursor.is_full(slots) {
+                cursor.oldest(slots)
+            } else {
+                f64::NAN
+            };
+            cursor.push(slots, x);
+        }
+        self.ring.cursor = cursor;
+    }
+
     pub(crate) fn reset(&mut self) {
         self.ring.clear();
     }
@@ -229,11 +291,14 @@ mod tests {
         assert_eq!(ring.oldest(), 1.0);
         ring.push(4.0);
         assert_eq!(ring.oldest(), 2.0);
-        assert_eq!(ring.slots(), &[4.0, 2.0, 3.0]);
-        assert_eq!(ring.chronological().collect::<Vec<_>>(), [2.0, 3.0, 4.0]);
+        assert_eq!(&ring.slots[..], &[4.0, 2.0, 3.0]);
+        assert_eq!(
+            ring.cursor.chronological(&ring.slots).collect::<Vec<_>>(),
+            [2.0, 3.0, 4.0]
+        );
         let mut partial = Ring::new(3);
         partial.push(7.0);
-        assert_eq!(partial.chronological().collect::<Vec<_>>(), [7.0]);
+        assert_eq!(partial.cursor.chronological(&partial.slots).collect::<Vec<_>>(), [7.0]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::Ring;
+use crate::window::{Cursor, slots};
 
 /// Simple moving average: the mean of the last `period` values.
 ///
@@ -88,17 +88,50 @@ impl fmt::Display for Sma {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SmaState {
     period: usize,
+    core: SmaCore,
+    window: Box<[f64]>,
+}
+
+/// The running part of an [`SmaState`], apart from its window (see [`Cursor`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct SmaCore {
     total: f64,
-    window: Ring,
+    cursor: Cursor,
 }
 
 impl SmaState {
     pub(crate) fn new(period: usize) -> Self {
         Self {
             period,
-            total: 0.0,
-            window: Ring::new(period),
+            core: SmaCore::default(),
+            window: slots(period),
         }
+    }
+
+    /// One step, in TA-Lib's order: `total += x; mean = total / n; total -= x[t − n + 1]`.
+    #[inline(always)]
+    fn advance(n: f64, core: &mut SmaCore, window: &mut [f64], x: f64) -> Option<f64> {
+        core.total += x;
+        core.cursor.push(window, x);
+        if !core.cursor.is_full(window) {
+            return None;
+        }
+        let mean = core.total / n;
+        core.total -= core.cursor.oldest(window);
+        Some(mean)
+    }
+
+    /// Replaces every value of `values` by its SMA, NaN while warming up: the batch loop, with the
+    /// running sum in a register.
+    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
+        let n = self.period as f64;
+        let mut core = self.core;
+        let window = &mut self.window[..];
+        for value in values {
+            *value = Self::advance(n, &mut core, window, *value).unwrap_or(f64::NAN);
+        }
+        self.core = core;
     }
 }
 
@@ -108,15 +141,7 @@ impl Indicator for SmaState {
 
     #[inline(always)]
     fn update(&mut self, value: f64) -> Option<f64> {
-        // TA-Lib: periodTotal += x; out = periodTotal / n; periodTotal -= x[t - n + 1].
-        self.total += value;
-        self.window.push(value);
-        if !self.window.is_full() {
-            return None;
-        }
-        let mean = self.total / self.period as f64;
-        self.total -= self.window.oldest();
-        Some(mean)
+        Self::advance(self.period as f64, &mut self.core, &mut self.window, value)
     }
 
     fn reset(&mut self) {
@@ -125,6 +150,12 @@ impl Indicator for SmaState {
 
     fn lookback(&self) -> usize {
         self.period - 1
+    }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut Vec<f64>) {
+        let start = out.len();
+        out.extend(inputs);
+        self.run_in_place(&mut out[start..]);
     }
 }
 

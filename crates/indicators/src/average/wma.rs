@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::Ring;
+use crate::window::{Cursor, slots};
 
 /// Linearly weighted moving average: the newest value weighs `period`, the oldest 1.
 ///
@@ -83,7 +83,14 @@ impl fmt::Display for Wma {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WmaState {
     period: usize,
-    divider: f64,
+    core: WmaCore,
+    window: Box<[f64]>,
+}
+
+/// The running part of a [`WmaState`], apart from its window (see [`Cursor`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct WmaCore {
     seen: usize,
     /// Sum of the values in the window.
     period_sub: f64,
@@ -92,34 +99,76 @@ pub struct WmaState {
     trailing: f64,
     /// Outputs left before the sums are rebuilt from the window.
     countdown: usize,
-    window: Ring,
+    cursor: Cursor,
 }
 
 impl WmaState {
     const REBUILD_EVERY: usize = 8;
 
     pub(crate) fn new(period: usize) -> Self {
-        Self {
-            period,
-            divider: period as f64 * (period + 1) as f64 * 0.5,
+        let core = WmaCore {
             seen: 0,
             period_sub: 0.0,
             period_sum: 0.0,
             trailing: 0.0,
             countdown: Self::REBUILD_EVERY * period,
-            window: Ring::new(period),
+            cursor: Cursor::default(),
+        };
+        Self {
+            period,
+            core,
+            window: slots(period),
         }
     }
 
-    #[cold]
-    fn rebuild(&mut self) {
-        self.countdown = Self::REBUILD_EVERY * self.period;
-        self.period_sub = 0.0;
-        self.period_sum = 0.0;
-        for (weight, x) in (1..).zip(self.window.chronological()) {
-            self.period_sub += x;
-            self.period_sum += x * f64::from(weight);
+    #[inline(always)]
+    fn advance(period: usize, core: &mut WmaCore, window: &mut [f64], x: f64) -> Option<f64> {
+        if period == 1 {
+            // TA-Lib copies the input: the running sums would leave rounding residue.
+            return Some(x);
         }
+        core.cursor.push(window, x);
+        if core.seen + 1 < period {
+            core.seen += 1;
+            core.period_sub += x;
+            core.period_sum += x * core.seen as f64;
+            return None;
+        }
+        core.period_sub += x;
+        core.period_sub -= core.trailing;
+        core.period_sum += x * period as f64;
+        core.countdown -= 1;
+        if core.countdown == 0 {
+            core.countdown = Self::REBUILD_EVERY * period;
+            (core.period_sub, core.period_sum) = Self::sums(core.cursor, window);
+        }
+        core.trailing = core.cursor.oldest(window);
+        let out = core.period_sum / (period as f64 * (period + 1) as f64 * 0.5);
+        core.period_sum -= core.period_sub;
+        Some(out)
+    }
+
+    /// The plain and weighted sums of the window, from scratch. (It takes and returns values, not
+    /// the core, so that the core never has to leave the registers for it.)
+    #[cold]
+    #[inline(never)]
+    fn sums(cursor: Cursor, window: &[f64]) -> (f64, f64) {
+        let (mut sub, mut sum) = (0.0, 0.0);
+        for (weight, x) in (1..).zip(cursor.chronological(window)) {
+            sub += x;
+            sum += x * f64::from(weight);
+        }
+        (sub, sum)
+    }
+
+    /// Replaces every value of `values` by its WMA, NaN while warming up.
+    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
+        let mut core = self.core;
+        let window = &mut self.window[..];
+        for value in values {
+            *value = Self::advance(self.period, &mut core, window, *value).unwrap_or(f64::NAN);
+        }
+        self.core = core;
     }
 }
 
@@ -129,28 +178,7 @@ impl Indicator for WmaState {
 
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
-        if self.period == 1 {
-            // TA-Lib copies the input: the running sums would leave rounding residue.
-            return Some(x);
-        }
-        self.window.push(x);
-        if self.seen + 1 < self.period {
-            self.seen += 1;
-            self.period_sub += x;
-            self.period_sum += x * self.seen as f64;
-            return None;
-        }
-        self.period_sub += x;
-        self.period_sub -= self.trailing;
-        self.period_sum += x * self.period as f64;
-        self.countdown -= 1;
-        if self.countdown == 0 {
-            self.rebuild();
-        }
-        self.trailing = self.window.oldest();
-        let out = self.period_sum / self.divider;
-        self.period_sum -= self.period_sub;
-        Some(out)
+        Self::advance(self.period, &mut self.core, &mut self.window, x)
     }
 
     fn reset(&mut self) {
@@ -159,6 +187,12 @@ impl Indicator for WmaState {
 
     fn lookback(&self) -> usize {
         self.period - 1
+    }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut Vec<f64>) {
+        let start = out.len();
+        out.extend(inputs);
+        self.run_in_place(&mut out[start..]);
     }
 }
 

@@ -7,7 +7,7 @@ use crate::indicator::{Indicator, run};
 use crate::input::Candle;
 use crate::math::is_zero_scaled;
 use crate::volatility::trange::hlc;
-use crate::window::Ring;
+use crate::window::{Cursor, slots};
 
 /// Commodity channel index: how far the typical price is from its mean, in units of 1.5 % of
 /// the mean absolute deviation.
@@ -95,29 +95,29 @@ impl fmt::Display for Cci {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CciState {
     period: usize,
-    window: Ring,
+    cursor: Cursor,
+    window: Box<[f64]>,
 }
 
 impl CciState {
     pub(crate) fn new(period: usize) -> Self {
         Self {
             period,
-            window: Ring::new(period),
+            cursor: Cursor::default(),
+            window: slots(period),
         }
     }
 
-    /// Adds one typical price; the CCI once the window is full.
     #[inline(always)]
-    pub(crate) fn update_typical(&mut self, typical: f64) -> Option<f64> {
-        self.window.push(typical);
-        if !self.window.is_full() {
+    fn advance(cursor: &mut Cursor, window: &mut [f64], typical: f64) -> Option<f64> {
+        cursor.push(window, typical);
+        if !cursor.is_full(window) {
             return None;
         }
         // TA-Lib sums its circular buffer in slot order, not in age order.
-        let n = self.period as f64;
-        let slots = self.window.slots();
-        let mean = slots.iter().fold(0.0, |sum, v| sum + v) / n;
-        let deviation = slots.iter().fold(0.0, |sum, v| sum + (v - mean).abs());
+        let n = window.len() as f64;
+        let mean = window.iter().fold(0.0, |sum, v| sum + v) / n;
+        let deviation = window.iter().fold(0.0, |sum, v| sum + (v - mean).abs());
         let distance = typical - mean;
         let scale = mean.abs();
         if is_zero_scaled(distance, scale) {
@@ -134,6 +134,22 @@ impl CciState {
             0.0
         })
     }
+
+    /// Adds one typical price; the CCI once the window is full.
+    #[inline(always)]
+    pub(crate) fn update_typical(&mut self, typical: f64) -> Option<f64> {
+        Self::advance(&mut self.cursor, &mut self.window, typical)
+    }
+
+    /// Replaces every typical price of `values` by its CCI, NaN while warming up.
+    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
+        let mut cursor = self.cursor;
+        let window = &mut self.window[..];
+        for value in values {
+            *value = Self::advance(&mut cursor, window, *value).unwrap_or(f64::NAN);
+        }
+        self.cursor = cursor;
+    }
 }
 
 impl Indicator for CciState {
@@ -146,7 +162,7 @@ impl Indicator for CciState {
     }
 
     fn reset(&mut self) {
-        self.window.clear();
+        *self = Self::new(self.period);
     }
 
     fn lookback(&self) -> usize {

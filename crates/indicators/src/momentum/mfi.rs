@@ -6,7 +6,7 @@ use crate::error::{IndicatorError, check_lengths, check_period};
 use crate::indicator::{Indicator, run};
 use crate::input::Candle;
 use crate::math::is_zero_scaled;
-use crate::window::Ring;
+use crate::window::{Cursor, slots};
 
 /// Money flow index: an RSI of money flow (typical price × volume).
 ///
@@ -108,35 +108,47 @@ impl fmt::Display for Mfi {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MfiState {
     period: usize,
+    core: MfiCore,
+    positive: Box<[f64]>,
+    negative: Box<[f64]>,
+}
+
+/// The running part of an [`MfiState`], apart from its windows (see [`Cursor`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct MfiCore {
     previous: Option<f64>,
-    positive: Ring,
-    negative: Ring,
     positive_sum: f64,
     negative_sum: f64,
     /// Consecutive bars without money flow, up to `period`.
     idle: usize,
+    /// One cursor for both windows, which move together.
+    cursor: Cursor,
 }
 
 impl MfiState {
     pub(crate) fn new(period: usize) -> Self {
         Self {
             period,
-            previous: None,
-            positive: Ring::new(period),
-            negative: Ring::new(period),
-            positive_sum: 0.0,
-            negative_sum: 0.0,
-            idle: 0,
+            core: MfiCore::default(),
+            positive: slots(period),
+            negative: slots(period),
         }
     }
 
-    /// Adds one bar given its typical price and volume; the MFI once the window is full.
     #[inline(always)]
-    pub(crate) fn update_typical(&mut self, typical: f64, volume: f64) -> Option<f64> {
-        let previous = self.previous.replace(typical)?;
-        if self.positive.is_full() {
-            self.positive_sum -= self.positive.oldest();
-            self.negative_sum -= self.negative.oldest();
+    fn advance(
+        period: usize,
+        core: &mut MfiCore,
+        positives: &mut [f64],
+        negatives: &mut [f64],
+        typical: f64,
+        volume: f64,
+    ) -> Option<f64> {
+        let previous = core.previous.replace(typical)?;
+        if core.cursor.is_full(positives) {
+            core.positive_sum -= core.cursor.oldest(positives);
+            core.negative_sum -= core.cursor.oldest(negatives);
         }
         let change = typical - previous;
         let flow = if is_zero_scaled(change, typical.abs() + previous.abs()) {
@@ -145,29 +157,54 @@ impl MfiState {
             typical * volume
         };
         let (positive, negative) = if change < 0.0 { (0.0, flow) } else { (flow, 0.0) };
-        self.positive.push(positive);
-        self.negative.push(negative);
-        self.positive_sum += positive;
-        self.negative_sum += negative;
-        self.idle = if flow == 0.0 { self.idle + 1 } else { 0 };
-        if self.idle >= self.period {
+        // Both windows share the cursor: write the negative slot, then push the positive one.
+        let mut shadow = core.cursor;
+        shadow.push(negatives, negative);
+        core.cursor.push(positives, positive);
+        core.positive_sum += positive;
+        core.negative_sum += negative;
+        core.idle = if flow == 0.0 { core.idle + 1 } else { 0 };
+        if core.idle >= period {
             // A whole window without flow: drop the sums' rounding residue.
-            self.idle = self.period;
-            self.positive_sum = 0.0;
-            self.negative_sum = 0.0;
+            core.idle = period;
+            core.positive_sum = 0.0;
+            core.negative_sum = 0.0;
         }
-        if !self.positive.is_full() {
+        if !core.cursor.is_full(positives) {
             return None;
         }
-        let total = self.positive_sum + self.negative_sum;
-        let positive = if self.positive_sum < 0.0 {
+        let total = core.positive_sum + core.negative_sum;
+        let positive = if core.positive_sum < 0.0 {
             0.0
-        } else if self.positive_sum > total {
+        } else if core.positive_sum > total {
             total
         } else {
-            self.positive_sum
+            core.positive_sum
         };
         Some(if total <= 0.0 { 0.0 } else { 100.0 * (positive / total) })
+    }
+
+    /// Adds one bar given its typical price and volume; the MFI once the window is full.
+    #[inline(always)]
+    pub(crate) fn update_typical(&mut self, typical: f64, volume: f64) -> Option<f64> {
+        Self::advance(
+            self.period,
+            &mut self.core,
+            &mut self.positive,
+            &mut self.negative,
+            typical,
+            volume,
+        )
+    }
+
+    /// Adds every bar given typical prices and volumes; writes the MFI (NaN while warming up).
+    pub(crate) fn run(&mut self, typical: &[f64], volume: &[f64], out: &mut [f64]) {
+        let mut core = self.core;
+        let (positives, negatives) = (&mut self.positive[..], &mut self.negative[..]);
+        for ((&tp, &v), o) in typical.iter().zip(volume).zip(out) {
+            *o = Self::advance(self.period, &mut core, positives, negatives, tp, v).unwrap_or(f64::NAN);
+        }
+        self.core = core;
     }
 }
 

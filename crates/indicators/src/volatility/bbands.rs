@@ -171,6 +171,27 @@ impl Indicator for BBandsState {
     fn lookback(&self) -> usize {
         self.mean.lookback()
     }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut BBandsSeries) {
+        // Column by column, each windowed kernel with its running sums in registers: the values
+        // are those of `update`, which runs the same steps.
+        let start = out.middle.len();
+        out.middle.extend(inputs);
+        let end = out.middle.len();
+        out.lower.truncate(start);
+        out.lower.extend_from_slice(&out.middle[start..]);
+        out.upper.resize(end, f64::NAN);
+        let (middle, variance) = (&mut out.middle[start..], &mut out.lower[start..]);
+        self.mean.run_in_place(middle);
+        self.variance.run_in_place(variance);
+        for ((upper, lower), middle) in out.upper[start..]
+            .iter_mut()
+            .zip(variance.iter_mut())
+            .zip(middle.iter())
+        {
+            (*upper, *lower) = bands(*middle, sigma(*lower), self.k);
+        }
+    }
 }
 
 #[cfg(test)]

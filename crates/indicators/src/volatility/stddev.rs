@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::Ring;
+use crate::window::{Cursor, slots};
 
 /// Population standard deviation of the last `period` values.
 ///
@@ -106,6 +106,16 @@ impl Indicator for StdDevState {
     fn lookback(&self) -> usize {
         self.variance.period - 1
     }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut Vec<f64>) {
+        let start = out.len();
+        out.extend(inputs);
+        let values = &mut out[start..];
+        self.variance.run_in_place(values);
+        for value in values {
+            *value = value.sqrt();
+        }
+    }
 }
 
 /// The population variance of a window, from running sums of deviations from a shift, rebuilt
@@ -114,7 +124,15 @@ impl Indicator for StdDevState {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Variance {
     period: usize,
-    inverse: f64,
+    core: VarianceCore,
+    window: Box<[f64]>,
+}
+
+/// The running part of a [`Variance`], apart from its window (see [`Cursor`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct VarianceCore {
+    /// The value deviations are taken from: the first value, then the mean at the last rebuild.
     shift: Option<f64>,
     /// Sum of deviations from the shift over the window.
     sum: f64,
@@ -122,74 +140,111 @@ pub(crate) struct Variance {
     squares: f64,
     /// Outputs left before the next scheduled rebuild.
     countdown: usize,
-    window: Ring,
+    cursor: Cursor,
+}
+
+/// What [`Variance::rebuild`] recomputes.
+struct Rebuilt {
+    shift: f64,
+    sum: f64,
+    squares: f64,
+    variance: f64,
 }
 
 impl Variance {
     const REBUILD_EVERY: usize = 32;
 
     pub(crate) fn new(period: usize) -> Self {
-        Self {
-            period,
-            inverse: 1.0 / period as f64,
+        let core = VarianceCore {
             shift: None,
             sum: 0.0,
             squares: 0.0,
             countdown: Self::REBUILD_EVERY * period,
-            window: Ring::new(period),
+            cursor: Cursor::default(),
+        };
+        Self {
+            period,
+            core,
+            window: slots(period),
+        }
+    }
+
+    #[inline(always)]
+    fn advance(period: usize, core: &mut VarianceCore, window: &mut [f64], x: f64) -> Option<f64> {
+        let inverse = 1.0 / period as f64;
+        let shift = *core.shift.get_or_insert(x);
+        let d = x - shift;
+        core.sum += d;
+        core.squares += d * d;
+        core.cursor.push(window, x);
+        if !core.cursor.is_full(window) {
+            return None;
+        }
+        let mean = core.sum * inverse;
+        let variance = core.squares * inverse - mean * mean;
+        let d = core.cursor.oldest(window) - shift;
+        core.sum -= d;
+        let leaving = d * d;
+        core.squares -= leaving;
+        core.countdown -= 1;
+        if variance < 0.000_001 * (core.squares * inverse)
+            || leaving > 1_000_000.0 * core.squares
+            || core.countdown == 0
+        {
+            let rebuilt = Self::rebuild(period, core.cursor, window);
+            core.countdown = Self::REBUILD_EVERY * period;
+            core.shift = Some(rebuilt.shift);
+            core.sum = rebuilt.sum;
+            core.squares = rebuilt.squares;
+            return Some(rebuilt.variance);
+        }
+        Some(variance)
+    }
+
+    /// Recomputes the sums around the window's mean. (It takes and returns values, not the core,
+    /// so that the core never has to leave the registers for it.)
+    #[cold]
+    #[inline(never)]
+    fn rebuild(period: usize, cursor: Cursor, window: &[f64]) -> Rebuilt {
+        let inverse = 1.0 / period as f64;
+        let total = cursor.chronological(window).fold(0.0, |total, x| total + x);
+        let shift = total * inverse;
+        let (mut sum, mut squares) = (0.0, 0.0);
+        for x in cursor.chronological(window) {
+            let d = x - shift;
+            sum += d;
+            squares += d * d;
+        }
+        let mean = sum * inverse;
+        let mut variance = squares * inverse - mean * mean;
+        if variance < 0.000_000_000_001 * (squares * inverse) {
+            variance = 0.0;
+        }
+        let d = cursor.oldest(window) - shift;
+        sum -= d;
+        squares -= d * d;
+        Rebuilt {
+            shift,
+            sum,
+            squares,
+            variance,
         }
     }
 
     /// Adds `x`; once the window is full, returns its population variance.
     #[inline(always)]
     pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
-        let shift = *self.shift.get_or_insert(x);
-        let d = x - shift;
-        self.sum += d;
-        self.squares += d * d;
-        self.window.push(x);
-        if !self.window.is_full() {
-            return None;
-        }
-        let mean = self.sum * self.inverse;
-        let mut variance = self.squares * self.inverse - mean * mean;
-        let d = self.window.oldest() - shift;
-        self.sum -= d;
-        let leaving = d * d;
-        self.squares -= leaving;
-        self.countdown -= 1;
-        if variance < 0.000_001 * (self.squares * self.inverse)
-            || leaving > 1_000_000.0 * self.squares
-            || self.countdown == 0
-        {
-            variance = self.rebuild();
-        }
-        Some(variance)
+        Self::advance(self.period, &mut self.core, &mut self.window, x)
     }
 
-    /// Recomputes the sums around the window's mean; returns the window's variance.
-    #[cold]
-    fn rebuild(&mut self) -> f64 {
-        self.countdown = Self::REBUILD_EVERY * self.period;
-        let total = self.window.chronological().fold(0.0, |total, x| total + x);
-        let shift = total * self.inverse;
-        self.shift = Some(shift);
-        self.sum = 0.0;
-        self.squares = 0.0;
-        for x in self.window.chronological() {
-            let d = x - shift;
-            self.sum += d;
-            self.squares += d * d;
+    /// Replaces every value of `values` by the variance of its window, NaN while warming up.
+    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
+        let mut core = self.core;
+        let window = &mut self.window[..];
+        for value in values {
+            *value = Self::advance(self.period, &mut core, window, *value).unwrap_or(f64::NAN);
         }
-        let mean = self.sum * self.inverse;
-        let mut variance = self.squares * self.inverse - mean * mean;
-        if variance < 0.000_000_000_001 * (self.squares * self.inverse) {
-            variance = 0.0;
-        }
-        let d = self.window.oldest() - shift;
-        self.sum -= d;
-        self.squares -= d * d;
-        variance
+        self.core = core;
     }
 
     pub(crate) fn reset(&mut self) {

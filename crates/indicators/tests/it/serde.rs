@@ -13,8 +13,13 @@ fn specs_serialize_as_their_strings() {
     assert_eq!(back, spec);
     let list: Vec<IndicatorSpec> = serde_json::from_str(r#"["sma:20", "bbands:20:2.5", "vwap"]"#).unwrap();
     assert_eq!(list[2].to_string(), "vwap:session");
-    let err = serde_json::from_str::<IndicatorSpec>("\"rsi:0\"").unwrap_err().to_string();
-    assert!(err.contains("invalid period \\\"0\\\" for rsi") || err.contains("invalid period \"0\" for rsi"), "{err}");
+    let err = serde_json::from_str::<IndicatorSpec>("\"rsi:0\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("invalid period \\\"0\\\" for rsi") || err.contains("invalid period \"0\" for rsi"),
+        "{err}"
+    );
 }
 
 fn bars() -> Vec<Candle> {
@@ -22,7 +27,14 @@ fn bars() -> Vec<Candle> {
         .map(|i| {
             let x = f64::from(i);
             let close = 80.0 + (x * 0.17).sin() * 7.0 + (x * 0.031).cos() * 4.0;
-            Candle::new(close - 0.2, close + 1.1, close - 0.9, close, 5_000.0 + (x * 37.0) % 900.0).at(i64::from(i) * 3_600)
+            Candle::new(
+                close - 0.2,
+                close + 1.1,
+                close - 0.9,
+                close,
+                5_000.0 + (x * 37.0) % 900.0,
+            )
+            .at(i64::from(i) * 3_600)
         })
         .collect()
 }
