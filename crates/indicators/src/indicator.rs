@@ -43,27 +43,42 @@ pub trait Indicator: Clone {
             }
             return;
         }
-        // Run a local copy over room made beforehand. Knowing that the stores into the copy's
-        // window buffers and into `out` cannot touch its fields, and with no reallocation call
-        // inside the loop, the optimiser keeps the whole state in registers: several times faster
-        // than updating `self` in place.
+        // Run a local copy over room made beforehand, in a function of its own: knowing that
+        // the stores into the copy's window buffers and into `out` cannot touch its fields, with
+        // no reallocation call inside the loop, and with registers to spare, the optimiser keeps
+        // the whole state in registers: several times faster than updating `self` in place.
         let mut state = self.clone();
         let start = Self::Output::grow(out, additional);
-        let mut written = 0;
-        while written < additional {
-            let Some(input) = inputs.next() else { break };
-            state
-                .update(input)
-                .unwrap_or(Self::Output::NAN)
-                .write(out, start + written);
-            written += 1;
-        }
+        let written = fill(&mut state, &mut inputs, out, start, additional);
         Self::Output::truncate(out, start + written);
         for input in inputs {
             state.update(input).unwrap_or(Self::Output::NAN).push_to(out);
         }
         *self = state;
     }
+}
+
+/// Writes the outputs of up to `count` inputs into rows `start..` of `out`; returns how many.
+#[inline(never)]
+fn fill<S: Indicator, I: Iterator<Item = S::Input>>(
+    state: &mut S,
+    inputs: &mut I,
+    out: &mut <S::Output as IndicatorOutput>::Series,
+    start: usize,
+    count: usize,
+) -> usize {
+    let mut local = state.clone();
+    let mut written = 0;
+    while written < count {
+        let Some(input) = inputs.next() else { break };
+        local
+            .update(input)
+            .unwrap_or(S::Output::NAN)
+            .write(out, start + written);
+        written += 1;
+    }
+    *state = local;
+    written
 }
 
 /// Below this many inputs, [`Indicator::extend`] updates the state in place rather than paying

@@ -80,7 +80,7 @@ pub use average::ema::{Ema, EmaState};
 pub use average::sma::{Sma, SmaState};
 pub use average::tema::{Tema, TemaState};
 pub use average::wma::{Wma, WmaState};
-pub use engine::{Columns, Computation, compute};
+pub use engine::{Columns, Computation, LANES, compute, compute_many};
 pub use error::{IndicatorError, MAX_PERIOD};
 pub use indicator::{Indicator, IndicatorOutput};
 pub use input::{Bars, Candle, Ohlcv};

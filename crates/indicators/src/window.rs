@@ -28,6 +28,12 @@ impl Cursor {
         }
     }
 
+    /// The slot the next push writes.
+    #[inline(always)]
+    pub(crate) fn next_slot(&self) -> usize {
+        self.next
+    }
+
     /// Whether the ring holds as many values as it has slots.
     #[inline(always)]
     pub(crate) fn is_full(&self, slots: &[f64]) -> bool {
@@ -49,6 +55,32 @@ impl Cursor {
             (&slots[..self.len], &[][..])
         };
         older.iter().chain(newer).copied()
+    }
+}
+
+/// A windowed step from one series to another, split into a `Copy` core (running sums, cursor)
+/// and the window it indexes, so that batch loops keep the core in registers (see [`Cursor`]).
+/// The window's length is the period.
+pub(crate) trait WindowKernel {
+    /// The running values.
+    type Core: Copy;
+
+    /// The core and the window, borrowed apart.
+    fn parts(&mut self) -> (&mut Self::Core, &mut [f64]);
+
+    /// Adds `x`; the output once the window is full.
+    fn advance(core: &mut Self::Core, window: &mut [f64], x: f64) -> Option<f64>;
+
+    /// Replaces every value of `values` by its output, NaN while warming up. (Not inlined: in a
+    /// function of its own the loop gets every register it needs.)
+    #[inline(never)]
+    fn run_in_place(&mut self, values: &mut [f64]) {
+        let (core, window) = self.parts();
+        let mut local = *core;
+        for value in values {
+            *value = Self::advance(&mut local, window, *value).unwrap_or(f64::NAN);
+        }
+        *core = local;
     }
 }
 
@@ -215,6 +247,7 @@ impl MinMaxWindow {
     }
 
     /// Adds every bar; writes the extremes (NaN while warming up).
+    #[inline(never)]
     pub(crate) fn run(&mut self, high: &[f64], low: &[f64], highest: &mut [f64], lowest: &mut [f64]) {
         let mut core = self.core;
         for (((&h, &l), hh), ll) in high.iter().zip(low).zip(highest.iter_mut()).zip(lowest.iter_mut()) {
@@ -256,6 +289,7 @@ impl Lag {
     }
 
     /// Adds every value of `input`; writes the value `period` steps back (NaN while there is none).
+    #[inline(never)]
     pub(crate) fn run(&mut self, input: &[f64], earlier: &mut [f64]) {
         let mut cursor = self.ring.cursor;
         let slots = &mut self.ring.slots[..];

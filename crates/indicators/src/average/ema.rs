@@ -111,20 +111,25 @@ impl Indicator for EmaState {
 
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
-        if self.period == 1 {
-            // TA-Lib copies the input.
-            return Some(x);
+        if self.seen >= self.period {
+            // TA-Lib copies the input for period 1.
+            self.value = if self.period == 1 {
+                x
+            } else {
+                x * self.k + self.value * self.decay
+            };
+            return Some(self.value);
         }
+        self.value += x;
+        self.seen += 1;
         if self.seen < self.period {
-            self.value += x;
-            self.seen += 1;
-            if self.seen < self.period {
-                return None;
-            }
-            self.value /= self.period as f64;
-        } else {
-            self.value = x * self.k + self.value * self.decay;
+            return None;
         }
+        self.value = if self.period == 1 {
+            x
+        } else {
+            self.value / self.period as f64
+        };
         Some(self.value)
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::{Cursor, slots};
+use crate::window::{Cursor, WindowKernel, slots};
 
 /// Simple moving average: the mean of the last `period` values.
 ///
@@ -95,7 +95,7 @@ pub struct SmaState {
 /// The running part of an [`SmaState`], apart from its window (see [`Cursor`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct SmaCore {
+pub(crate) struct SmaCore {
     total: f64,
     cursor: Cursor,
 }
@@ -108,30 +108,26 @@ impl SmaState {
             window: slots(period),
         }
     }
+}
+
+impl WindowKernel for SmaState {
+    type Core = SmaCore;
+
+    fn parts(&mut self) -> (&mut SmaCore, &mut [f64]) {
+        (&mut self.core, &mut self.window)
+    }
 
     /// One step, in TA-Lib's order: `total += x; mean = total / n; total -= x[t − n + 1]`.
     #[inline(always)]
-    fn advance(n: f64, core: &mut SmaCore, window: &mut [f64], x: f64) -> Option<f64> {
+    fn advance(core: &mut SmaCore, window: &mut [f64], x: f64) -> Option<f64> {
         core.total += x;
         core.cursor.push(window, x);
         if !core.cursor.is_full(window) {
             return None;
         }
-        let mean = core.total / n;
+        let mean = core.total / window.len() as f64;
         core.total -= core.cursor.oldest(window);
         Some(mean)
-    }
-
-    /// Replaces every value of `values` by its SMA, NaN while warming up: the batch loop, with the
-    /// running sum in a register.
-    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
-        let n = self.period as f64;
-        let mut core = self.core;
-        let window = &mut self.window[..];
-        for value in values {
-            *value = Self::advance(n, &mut core, window, *value).unwrap_or(f64::NAN);
-        }
-        self.core = core;
     }
 }
 
@@ -141,7 +137,7 @@ impl Indicator for SmaState {
 
     #[inline(always)]
     fn update(&mut self, value: f64) -> Option<f64> {
-        Self::advance(self.period as f64, &mut self.core, &mut self.window, value)
+        Self::advance(&mut self.core, &mut self.window, value)
     }
 
     fn reset(&mut self) {

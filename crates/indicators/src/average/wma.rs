@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::{Cursor, slots};
+use crate::window::{Cursor, WindowKernel, slots};
 
 /// Linearly weighted moving average: the newest value weighs `period`, the oldest 1.
 ///
@@ -90,7 +90,7 @@ pub struct WmaState {
 /// The running part of a [`WmaState`], apart from its window (see [`Cursor`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct WmaCore {
+pub(crate) struct WmaCore {
     seen: usize,
     /// Sum of the values in the window.
     period_sub: f64,
@@ -121,8 +121,30 @@ impl WmaState {
         }
     }
 
+    /// The plain and weighted sums of the window, from scratch. (It takes and returns values, not
+    /// the core, so that the core never has to leave the registers for it.)
+    #[cold]
+    #[inline(never)]
+    fn sums(cursor: Cursor, window: &[f64]) -> (f64, f64) {
+        let (mut sub, mut sum) = (0.0, 0.0);
+        for (weight, x) in (1..).zip(cursor.chronological(window)) {
+            sub += x;
+            sum += x * f64::from(weight);
+        }
+        (sub, sum)
+    }
+}
+
+impl WindowKernel for WmaState {
+    type Core = WmaCore;
+
+    fn parts(&mut self) -> (&mut WmaCore, &mut [f64]) {
+        (&mut self.core, &mut self.window)
+    }
+
     #[inline(always)]
-    fn advance(period: usize, core: &mut WmaCore, window: &mut [f64], x: f64) -> Option<f64> {
+    fn advance(core: &mut WmaCore, window: &mut [f64], x: f64) -> Option<f64> {
+        let period = window.len();
         if period == 1 {
             // TA-Lib copies the input: the running sums would leave rounding residue.
             return Some(x);
@@ -147,29 +169,6 @@ impl WmaState {
         core.period_sum -= core.period_sub;
         Some(out)
     }
-
-    /// The plain and weighted sums of the window, from scratch. (It takes and returns values, not
-    /// the core, so that the core never has to leave the registers for it.)
-    #[cold]
-    #[inline(never)]
-    fn sums(cursor: Cursor, window: &[f64]) -> (f64, f64) {
-        let (mut sub, mut sum) = (0.0, 0.0);
-        for (weight, x) in (1..).zip(cursor.chronological(window)) {
-            sub += x;
-            sum += x * f64::from(weight);
-        }
-        (sub, sum)
-    }
-
-    /// Replaces every value of `values` by its WMA, NaN while warming up.
-    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
-        let mut core = self.core;
-        let window = &mut self.window[..];
-        for value in values {
-            *value = Self::advance(self.period, &mut core, window, *value).unwrap_or(f64::NAN);
-        }
-        self.core = core;
-    }
 }
 
 impl Indicator for WmaState {
@@ -178,7 +177,7 @@ impl Indicator for WmaState {
 
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
-        Self::advance(self.period, &mut self.core, &mut self.window, x)
+        Self::advance(&mut self.core, &mut self.window, x)
     }
 
     fn reset(&mut self) {

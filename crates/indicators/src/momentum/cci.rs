@@ -7,7 +7,7 @@ use crate::indicator::{Indicator, run};
 use crate::input::Candle;
 use crate::math::is_zero_scaled;
 use crate::volatility::trange::hlc;
-use crate::window::{Cursor, slots};
+use crate::window::{Cursor, WindowKernel, slots};
 
 /// Commodity channel index: how far the typical price is from its mean, in units of 1.5 % of
 /// the mean absolute deviation.
@@ -108,6 +108,20 @@ impl CciState {
         }
     }
 
+    /// Adds one typical price; the CCI once the window is full.
+    #[inline(always)]
+    pub(crate) fn update_typical(&mut self, typical: f64) -> Option<f64> {
+        Self::advance(&mut self.cursor, &mut self.window, typical)
+    }
+}
+
+impl WindowKernel for CciState {
+    type Core = Cursor;
+
+    fn parts(&mut self) -> (&mut Cursor, &mut [f64]) {
+        (&mut self.cursor, &mut self.window)
+    }
+
     #[inline(always)]
     fn advance(cursor: &mut Cursor, window: &mut [f64], typical: f64) -> Option<f64> {
         cursor.push(window, typical);
@@ -115,40 +129,84 @@ impl CciState {
             return None;
         }
         // TA-Lib sums its circular buffer in slot order, not in age order.
-        let n = window.len() as f64;
-        let mean = window.iter().fold(0.0, |sum, v| sum + v) / n;
+        let mean = window.iter().fold(0.0, |sum, v| sum + v) / window.len() as f64;
         let deviation = window.iter().fold(0.0, |sum, v| sum + (v - mean).abs());
-        let distance = typical - mean;
-        let scale = mean.abs();
-        if is_zero_scaled(distance, scale) {
-            return Some(0.0);
-        }
-        let deviation = deviation / n;
-        if is_zero_scaled(deviation, scale) {
-            return Some(0.0);
-        }
-        let denominator = 0.015 * deviation;
-        Some(if denominator != 0.0 {
-            distance / denominator
-        } else {
-            0.0
-        })
+        Some(cci(typical, mean, deviation, window.len()))
     }
 
-    /// Adds one typical price; the CCI once the window is full.
-    #[inline(always)]
-    pub(crate) fn update_typical(&mut self, typical: f64) -> Option<f64> {
-        Self::advance(&mut self.cursor, &mut self.window, typical)
-    }
-
-    /// Replaces every typical price of `values` by its CCI, NaN while warming up.
-    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
-        let mut cursor = self.cursor;
-        let window = &mut self.window[..];
-        for value in values {
-            *value = Self::advance(&mut cursor, window, *value).unwrap_or(f64::NAN);
+    /// The batch loop, four rows at a time once the window is full: each row's sums are a chain
+    /// of `period` dependent additions, and the four rows' chains are independent, so they run
+    /// side by side. Each row's window is summed in the same slot order as [`Self::advance`]
+    /// does, so the values are the same bits.
+    #[inline(never)]
+    fn run_in_place(&mut self, values: &mut [f64]) {
+        const ROWS: usize = 4;
+        let (cursor, window) = self.parts();
+        let mut local = *cursor;
+        let n = window.len();
+        let mut rows = values.chunks_exact_mut(ROWS);
+        // The window of each of the four rows, slot by slot: `snapshot[slot][row]`.
+        let mut snapshot = vec![[0.0; ROWS]; n];
+        for group in &mut rows {
+            if !local.is_full(window) {
+                for value in group.iter_mut() {
+                    *value = Self::advance(&mut local, window, *value).unwrap_or(f64::NAN);
+                }
+                continue;
+            }
+            let typicals: [f64; ROWS] = std::array::from_fn(|row| group[row]);
+            for (slots, &value) in snapshot.iter_mut().zip(window.iter()) {
+                *slots = [value; ROWS];
+            }
+            let first = local.next_slot();
+            for (k, &typical) in typicals.iter().enumerate() {
+                // Row `k` writes its typical price; rows from `k` on see it.
+                let slot = (first + k) % n;
+                snapshot[slot][k..].fill(typical);
+                local.push(window, typical);
+            }
+            let mut sums = [0.0; ROWS];
+            for slots in &snapshot {
+                for row in 0..ROWS {
+                    sums[row] += slots[row];
+                }
+            }
+            let means = sums.map(|sum| sum / n as f64);
+            let mut deviations = [0.0; ROWS];
+            for slots in &snapshot {
+                for row in 0..ROWS {
+                    deviations[row] += (slots[row] - means[row]).abs();
+                }
+            }
+            for row in 0..ROWS {
+                group[row] = cci(typicals[row], means[row], deviations[row], n);
+            }
         }
-        self.cursor = cursor;
+        for value in rows.into_remainder() {
+            *value = Self::advance(&mut local, window, *value).unwrap_or(f64::NAN);
+        }
+        *cursor = local;
+    }
+}
+
+/// The CCI of `typical` given its window's mean and the sum of absolute deviations from it, with
+/// TA-Lib's flat-window guards.
+#[inline(always)]
+fn cci(typical: f64, mean: f64, deviation_sum: f64, n: usize) -> f64 {
+    let distance = typical - mean;
+    let scale = mean.abs();
+    if is_zero_scaled(distance, scale) {
+        return 0.0;
+    }
+    let deviation = deviation_sum / n as f64;
+    if is_zero_scaled(deviation, scale) {
+        return 0.0;
+    }
+    let denominator = 0.015 * deviation;
+    if denominator != 0.0 {
+        distance / denominator
+    } else {
+        0.0
     }
 }
 
@@ -167,5 +225,11 @@ impl Indicator for CciState {
 
     fn lookback(&self) -> usize {
         self.period - 1
+    }
+
+    fn extend<I: IntoIterator<Item = Candle>>(&mut self, inputs: I, out: &mut Vec<f64>) {
+        let start = out.len();
+        out.extend(inputs.into_iter().map(|bar| bar.typical_price()));
+        self.run_in_place(&mut out[start..]);
     }
 }

@@ -198,6 +198,7 @@ impl MfiState {
     }
 
     /// Adds every bar given typical prices and volumes; writes the MFI (NaN while warming up).
+    #[inline(never)]
     pub(crate) fn run(&mut self, typical: &[f64], volume: &[f64], out: &mut [f64]) {
         let mut core = self.core;
         let (positives, negatives) = (&mut self.positive[..], &mut self.negative[..]);

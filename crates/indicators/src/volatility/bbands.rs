@@ -7,6 +7,7 @@ use crate::average::sma::SmaState;
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, multi_output, run};
 use crate::volatility::stddev::Variance;
+use crate::window::WindowKernel;
 
 /// Bollinger Bands: the [SMA](crate::Sma) of the last `period` values, and bands `k` population
 /// standard deviations above and below it.

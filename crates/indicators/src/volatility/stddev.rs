@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
-use crate::window::{Cursor, slots};
+use crate::window::{Cursor, WindowKernel, slots};
 
 /// Population standard deviation of the last `period` values.
 ///
@@ -131,7 +131,7 @@ pub(crate) struct Variance {
 /// The running part of a [`Variance`], apart from its window (see [`Cursor`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct VarianceCore {
+pub(crate) struct VarianceCore {
     /// The value deviations are taken from: the first value, then the mean at the last rebuild.
     shift: Option<f64>,
     /// Sum of deviations from the shift over the window.
@@ -169,36 +169,14 @@ impl Variance {
         }
     }
 
+    /// Adds `x`; once the window is full, returns its population variance.
     #[inline(always)]
-    fn advance(period: usize, core: &mut VarianceCore, window: &mut [f64], x: f64) -> Option<f64> {
-        let inverse = 1.0 / period as f64;
-        let shift = *core.shift.get_or_insert(x);
-        let d = x - shift;
-        core.sum += d;
-        core.squares += d * d;
-        core.cursor.push(window, x);
-        if !core.cursor.is_full(window) {
-            return None;
-        }
-        let mean = core.sum * inverse;
-        let variance = core.squares * inverse - mean * mean;
-        let d = core.cursor.oldest(window) - shift;
-        core.sum -= d;
-        let leaving = d * d;
-        core.squares -= leaving;
-        core.countdown -= 1;
-        if variance < 0.000_001 * (core.squares * inverse)
-            || leaving > 1_000_000.0 * core.squares
-            || core.countdown == 0
-        {
-            let rebuilt = Self::rebuild(period, core.cursor, window);
-            core.countdown = Self::REBUILD_EVERY * period;
-            core.shift = Some(rebuilt.shift);
-            core.sum = rebuilt.sum;
-            core.squares = rebuilt.squares;
-            return Some(rebuilt.variance);
-        }
-        Some(variance)
+    pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
+        Self::advance(&mut self.core, &mut self.window, x)
+    }
+
+    pub(crate) fn reset(&mut self) {
+        *self = Self::new(self.period);
     }
 
     /// Recomputes the sums around the window's mean. (It takes and returns values, not the core,
@@ -230,25 +208,46 @@ impl Variance {
             variance,
         }
     }
+}
 
-    /// Adds `x`; once the window is full, returns its population variance.
+impl WindowKernel for Variance {
+    type Core = VarianceCore;
+
+    fn parts(&mut self) -> (&mut VarianceCore, &mut [f64]) {
+        (&mut self.core, &mut self.window)
+    }
+
     #[inline(always)]
-    pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
-        Self::advance(self.period, &mut self.core, &mut self.window, x)
-    }
-
-    /// Replaces every value of `values` by the variance of its window, NaN while warming up.
-    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
-        let mut core = self.core;
-        let window = &mut self.window[..];
-        for value in values {
-            *value = Self::advance(self.period, &mut core, window, *value).unwrap_or(f64::NAN);
+    fn advance(core: &mut VarianceCore, window: &mut [f64], x: f64) -> Option<f64> {
+        let period = window.len();
+        let inverse = 1.0 / period as f64;
+        let shift = *core.shift.get_or_insert(x);
+        let d = x - shift;
+        core.sum += d;
+        core.squares += d * d;
+        core.cursor.push(window, x);
+        if !core.cursor.is_full(window) {
+            return None;
         }
-        self.core = core;
-    }
-
-    pub(crate) fn reset(&mut self) {
-        *self = Self::new(self.period);
+        let mean = core.sum * inverse;
+        let variance = core.squares * inverse - mean * mean;
+        let d = core.cursor.oldest(window) - shift;
+        core.sum -= d;
+        let leaving = d * d;
+        core.squares -= leaving;
+        core.countdown -= 1;
+        if variance < 0.000_001 * (core.squares * inverse)
+            || leaving > 1_000_000.0 * core.squares
+            || core.countdown == 0
+        {
+            let rebuilt = Self::rebuild(period, core.cursor, window);
+            core.countdown = Self::REBUILD_EVERY * period;
+            core.shift = Some(rebuilt.shift);
+            core.sum = rebuilt.sum;
+            core.squares = rebuilt.squares;
+            return Some(rebuilt.variance);
+        }
+        Some(variance)
     }
 }
 
