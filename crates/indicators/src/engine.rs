@@ -537,15 +537,11 @@ impl Node {
     }
 
     /// Runs step `k` of `L` computations of one plan over blocks of one length: the recursive
-    /// single-series steps (EMA, RSI, Wilder's smoothing) in lockstep, so that their independent
+    /// single-series steps (RSI, Wilder's smoothing) in lockstep, so that their independent
     /// dependency chains overlap; the others, whose windows the processor already keeps busy,
     /// one computation after the other.
     fn run_lanes<const L: usize>(parts: [StepParts<'_>; L], bars: &[Ohlcv<'_>; L], offset: usize) {
         match parts[0].0.op {
-            Op::Ema(_) => series_lanes(parts, bars, offset, |op| match op {
-                Op::Ema(state) => state,
-                _ => unreachable!("lanes run one plan"),
-            }),
             Op::Rsi(_) => series_lanes(parts, bars, offset, |op| match op {
                 Op::Rsi(state) => state,
                 _ => unreachable!("lanes run one plan"),
@@ -601,7 +597,10 @@ impl Node {
             Op::Mfi(s) => s.run(a, b, out0),
             Op::Lag(l) => l.run(a, out0),
             Op::MinMax(w) => w.run(a, b, out0, &mut rest[0][skip..]),
-            Op::Ema(e) => series(e, a, out0),
+            Op::Ema(e) => {
+                out0.copy_from_slice(a);
+                e.run_in_place(out0);
+            }
             Op::Rsi(r) => series(r, a, out0),
             Op::TRange(t) => {
                 each(t, out0, a, |t, i| {

@@ -35,55 +35,23 @@ pub trait Indicator: Clone {
     where
         I: IntoIterator<Item = Self::Input>,
     {
-        let mut inputs = inputs.into_iter();
-        let additional = inputs.size_hint().0;
-        if additional < LOCAL_COPY_THRESHOLD {
+        let inputs = inputs.into_iter();
+        if inputs.size_hint().0 < BATCH_THRESHOLD {
             for input in inputs {
                 self.update(input).unwrap_or(Self::Output::NAN).push_to(out);
             }
             return;
         }
-        // Run a local copy over room made beforehand, in a function of its own: knowing that
-        // the stores into the copy's window buffers and into `out` cannot touch its fields, with
-        // no reallocation call inside the loop, and with registers to spare, the optimiser keeps
-        // the whole state in registers: several times faster than updating `self` in place.
-        let mut state = self.clone();
-        let start = Self::Output::grow(out, additional);
-        let written = fill(&mut state, &mut inputs, out, start, additional);
-        Self::Output::truncate(out, start + written);
-        for input in inputs {
-            state.update(input).unwrap_or(Self::Output::NAN).push_to(out);
+        let rest = Self::Output::extend_from(out, self, inputs);
+        for input in rest {
+            self.update(input).unwrap_or(Self::Output::NAN).push_to(out);
         }
-        *self = state;
     }
 }
 
-/// Writes the outputs of up to `count` inputs into rows `start..` of `out`; returns how many.
-#[inline(never)]
-fn fill<S: Indicator, I: Iterator<Item = S::Input>>(
-    state: &mut S,
-    inputs: &mut I,
-    out: &mut <S::Output as IndicatorOutput>::Series,
-    start: usize,
-    count: usize,
-) -> usize {
-    let mut local = state.clone();
-    let mut written = 0;
-    while written < count {
-        let Some(input) = inputs.next() else { break };
-        local
-            .update(input)
-            .unwrap_or(S::Output::NAN)
-            .write(out, start + written);
-        written += 1;
-    }
-    *state = local;
-    written
-}
-
-/// Below this many inputs, [`Indicator::extend`] updates the state in place rather than paying
-/// for a local copy.
-const LOCAL_COPY_THRESHOLD: usize = 64;
+/// From this many inputs on, [`Indicator::extend`] runs the batch loop
+/// ([`IndicatorOutput::extend_from`]) rather than updating the state in place.
+const BATCH_THRESHOLD: usize = 64;
 
 /// A value one update gives, and the columns a batch of them is collected into.
 pub trait IndicatorOutput: Copy {
@@ -95,14 +63,19 @@ pub trait IndicatorOutput: Copy {
     /// Appends `self` to `series`.
     fn push_to(self, series: &mut Self::Series);
 
-    /// Appends `additional` NaN rows to `series`; returns the index of the first.
-    fn grow(series: &mut Self::Series, additional: usize) -> usize;
-
-    /// Overwrites row `index` of `series` with `self`.
-    fn write(self, series: &mut Self::Series, index: usize);
-
-    /// Shortens `series` to `len` rows.
-    fn truncate(series: &mut Self::Series, len: usize);
+    /// The batch loop of [`Indicator::extend`]: appends the outputs of `state` over as many of
+    /// `inputs` as their size hint promises, and returns the inputs left over.
+    ///
+    /// It runs a local copy of the state over room made beforehand, in a function of its own:
+    /// knowing that the stores into the copy's window buffers and into `series` cannot touch the
+    /// copy's fields, with no reallocation call inside the loop and with registers to spare, the
+    /// optimiser keeps the whole state in registers, several times faster than updating the
+    /// state in place.
+    #[doc(hidden)]
+    fn extend_from<S, I>(series: &mut Self::Series, state: &mut S, inputs: I) -> I
+    where
+        S: Indicator<Output = Self>,
+        I: Iterator<Item = S::Input>;
 }
 
 impl IndicatorOutput for f64 {
@@ -114,19 +87,24 @@ impl IndicatorOutput for f64 {
         series.push(self);
     }
 
-    fn grow(series: &mut Vec<f64>, additional: usize) -> usize {
+    #[inline(never)]
+    fn extend_from<S, I>(series: &mut Vec<f64>, state: &mut S, mut inputs: I) -> I
+    where
+        S: Indicator<Output = Self>,
+        I: Iterator<Item = S::Input>,
+    {
         let start = series.len();
-        series.resize(start + additional, f64::NAN);
-        start
-    }
-
-    #[inline(always)]
-    fn write(self, series: &mut Vec<f64>, index: usize) {
-        series[index] = self;
-    }
-
-    fn truncate(series: &mut Vec<f64>, len: usize) {
-        series.truncate(len);
+        series.resize(start + inputs.size_hint().0, f64::NAN);
+        let mut local = state.clone();
+        let mut written = 0;
+        for slot in &mut series[start..] {
+            let Some(input) = inputs.next() else { break };
+            *slot = local.update(input).unwrap_or(f64::NAN);
+            written += 1;
+        }
+        series.truncate(start + written);
+        *state = local;
+        inputs
     }
 }
 
@@ -177,19 +155,29 @@ macro_rules! multi_output {
                 $( series.$field.push(self.$field); )+
             }
 
-            fn grow(series: &mut $series, additional: usize) -> usize {
+            #[inline(never)]
+            fn extend_from<S, I>(series: &mut $series, state: &mut S, mut inputs: I) -> I
+            where
+                S: $crate::indicator::Indicator<Output = Self>,
+                I: Iterator<Item = S::Input>,
+            {
                 let start = series.len();
+                let additional = inputs.size_hint().0;
                 $( series.$field.resize(start + additional, f64::NAN); )+
-                start
-            }
-
-            #[inline(always)]
-            fn write(self, series: &mut $series, index: usize) {
-                $( series.$field[index] = self.$field; )+
-            }
-
-            fn truncate(series: &mut $series, len: usize) {
-                $( series.$field.truncate(len); )+
+                let mut local = state.clone();
+                let mut written = 0;
+                {
+                    $( let $field = &mut series.$field[start..start + additional]; )+
+                    for row in 0..additional {
+                        let Some(input) = inputs.next() else { break };
+                        let value = local.update(input).unwrap_or(Self::NAN);
+                        $( $field[row] = value.$field; )+
+                        written += 1;
+                    }
+                }
+                $( series.$field.truncate(start + written); )+
+                *state = local;
+                inputs
             }
         }
     };

@@ -34,6 +34,12 @@ impl Cursor {
         self.next
     }
 
+    /// How many values the ring holds.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Whether the ring holds as many values as it has slots.
     #[inline(always)]
     pub(crate) fn is_full(&self, slots: &[f64]) -> bool {
@@ -194,12 +200,32 @@ struct MinMaxCore {
     seen: u64,
     highs: DequeCursor,
     lows: DequeCursor,
+    /// One past the position of the latest NaN high (0: none yet).
+    nan_high_end: u64,
+    /// One past the position of the latest NaN low (0: none yet).
+    nan_low_end: u64,
+}
+
+/// Whether `older` stays the window's highest against `newer`: strictly greater (ties go to the
+/// newer value, as in the deque). A plain comparison, so that the choice compiles to a `max`
+/// instruction; NaN is handled apart.
+#[inline(always)]
+fn older_is_higher(older: f64, newer: f64) -> bool {
+    older > newer
+}
+
+/// Whether `older` stays the window's lowest against `newer`.
+#[inline(always)]
+fn older_is_lower(older: f64, newer: f64) -> bool {
+    older < newer
 }
 
 /// The highest high and the lowest low over the last `period` bars, in amortised O(1) per bar.
 ///
-/// Non-finite inputs never panic: a NaN is never dominated and never dominates, so it stays in
-/// the deque until it leaves the window, and may or may not be reported as the extreme.
+/// Streaming keeps a monotonic deque per side. The batch loop ([`MinMaxWindow::run`]) uses the
+/// branch-free block algorithm of van Herk and Gil-Werman instead, since the deque's pops depend
+/// on the data and the processor mispredicts them on real prices; both give the same bits: the
+/// extreme of the window, the newest of equal values, and NaN while a NaN is in the window.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct MinMaxWindow {
@@ -207,15 +233,25 @@ pub(crate) struct MinMaxWindow {
     core: MinMaxCore,
     highs: DequeSlots,
     lows: DequeSlots,
+    /// The last `period − 1` highs and lows: what the next window reaches back to.
+    history: (Box<[f64]>, Box<[f64]>),
+    history_cursor: Cursor,
+    /// Whether the deques are behind (the batch loop ran): rebuilt from the history when
+    /// streaming resumes.
+    stale: bool,
 }
 
 impl MinMaxWindow {
     pub(crate) fn new(period: usize) -> Self {
+        let kept = period.saturating_sub(1);
         Self {
             period: period as u64,
             core: MinMaxCore::default(),
             highs: DequeSlots::new(period),
             lows: DequeSlots::new(period),
+            history: (slots(kept), slots(kept)),
+            history_cursor: Cursor::default(),
+            stale: false,
         }
     }
 
@@ -231,34 +267,180 @@ impl MinMaxWindow {
         let position = core.seen;
         core.seen += 1;
         let first = core.seen.saturating_sub(period);
+        if high.is_nan() {
+            core.nan_high_end = core.seen;
+        }
+        if low.is_nan() {
+            core.nan_low_end = core.seen;
+        }
         let highest = core.highs.push(highs, position, high, first, |kept, new| kept <= new);
         let lowest = core.lows.push(lows, position, low, first, |kept, new| kept >= new);
-        if core.seen >= period {
-            Some((highest, lowest))
-        } else {
-            None
+        if core.seen < period {
+            return None;
+        }
+        let highest = if core.nan_high_end > first { f64::NAN } else { highest };
+        let lowest = if core.nan_low_end > first { f64::NAN } else { lowest };
+        Some((highest, lowest))
+    }
+
+    /// How many of the next bars give no extremes yet.
+    pub(crate) fn warming(&self) -> usize {
+        (self.period - 1).saturating_sub(self.core.seen) as usize
+    }
+
+    /// Appends a bar to the history.
+    #[inline(always)]
+    fn remember(&mut self, high: f64, low: f64) {
+        if self.period > 1 {
+            let mut cursor = self.history_cursor;
+            cursor.push(&mut self.history.0, high);
+            self.history_cursor.push(&mut self.history.1, low);
         }
     }
 
     /// Adds one bar; returns `(highest high, lowest low)` once `period` bars have been seen.
     #[inline(always)]
     pub(crate) fn step(&mut self, high: f64, low: f64) -> Option<(f64, f64)> {
-        Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low)
+        if self.stale {
+            self.rebuild();
+        }
+        let extremes = Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low);
+        self.remember(high, low);
+        extremes
+    }
+
+    /// Refills the deques from the history, as if they had seen every bar.
+    #[cold]
+    fn rebuild(&mut self) {
+        self.stale = false;
+        let seen = self.core.seen;
+        let kept = self.history_cursor.len();
+        let (nan_high_end, nan_low_end) = (self.core.nan_high_end, self.core.nan_low_end);
+        self.core.highs = DequeCursor::default();
+        self.core.lows = DequeCursor::default();
+        let history: Vec<(f64, f64)> = self
+            .history_cursor
+            .chronological(&self.history.0)
+            .zip(self.history_cursor.chronological(&self.history.1))
+            .collect();
+        for (position, (high, low)) in (seen - kept as u64..).zip(history) {
+            self.core.seen = position;
+            Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low);
+        }
+        self.core.seen = seen;
+        (self.core.nan_high_end, self.core.nan_low_end) = (nan_high_end, nan_low_end);
     }
 
     /// Adds every bar; writes the extremes (NaN while warming up).
     #[inline(never)]
     pub(crate) fn run(&mut self, high: &[f64], low: &[f64], highest: &mut [f64], lowest: &mut [f64]) {
-        let mut core = self.core;
-        for (((&h, &l), hh), ll) in high.iter().zip(low).zip(highest.iter_mut()).zip(lowest.iter_mut()) {
-            (*hh, *ll) = Self::advance(self.period, &mut core, &mut self.highs, &mut self.lows, h, l)
-                .unwrap_or((f64::NAN, f64::NAN));
+        let period = self.period as usize;
+        let rows = high.len().min(low.len()).min(highest.len()).min(lowest.len());
+        if rows < period {
+            // Too few rows for the blocks to pay: the deque, one bar at a time.
+            for row in 0..rows {
+                (highest[row], lowest[row]) = self.step(high[row], low[row]).unwrap_or((f64::NAN, f64::NAN));
+            }
+            return;
         }
-        self.core = core;
+        // The window of the first new rows reaches back into the history: one scratch buffer
+        // holds the sequence and the two running extremes.
+        let past = self.history_cursor.len();
+        let len = past + rows;
+        let mut scratch = vec![0.0; 3 * len];
+        let (sequence, runs) = scratch.split_at_mut(len);
+        for (side, (column, out)) in [(high, &mut *highest), (low, &mut *lowest)].into_iter().enumerate() {
+            let history = if side == 0 { &self.history.0 } else { &self.history.1 };
+            for (slot, value) in sequence.iter_mut().zip(self.history_cursor.chronological(history)) {
+                *slot = value;
+            }
+            sequence[past..].copy_from_slice(&column[..rows]);
+            if side == 0 {
+                block_extremes(sequence, runs, period, past, &mut out[..rows], older_is_higher);
+            } else {
+                block_extremes(sequence, runs, period, past, &mut out[..rows], older_is_lower);
+            }
+        }
+        // Rows before the window first fills are warm-up; rows whose window holds a NaN from
+        // before this batch are NaN (the blocks saw the history, so this only restates it).
+        let warm = self.warming().min(rows);
+        highest[..warm].fill(f64::NAN);
+        lowest[..warm].fill(f64::NAN);
+        let before = self.core.seen;
+        if let Some(at) = high[..rows].iter().rposition(|x| x.is_nan()) {
+            self.core.nan_high_end = before + at as u64 + 1;
+        }
+        if let Some(at) = low[..rows].iter().rposition(|x| x.is_nan()) {
+            self.core.nan_low_end = before + at as u64 + 1;
+        }
+        self.core.seen = before + rows as u64;
+        for row in rows.saturating_sub(period - 1)..rows {
+            self.remember(high[row], low[row]);
+        }
+        self.stale = true;
     }
 
     pub(crate) fn reset(&mut self) {
-        self.core = MinMaxCore::default();
+        *self = Self::new(self.period as usize);
+    }
+}
+
+/// The extreme of every window of `period` values ending at `sequence[past..]`, written to
+/// `out`, by van Herk and Gil-Werman's method: within blocks of `period` values, running extremes
+/// from each block's start (forward) and to its end (backward); a window spans the tail of one
+/// block and the head of the next, so its extreme is the better of the two. Three comparisons
+/// per value, no data-dependent branch. `older_wins(older, newer)` orders two values (ties go to
+/// the newer); a window holding a NaN gives NaN. Windows reaching before `sequence[0]` are
+/// computed over what there is (the caller blanks the warm-up rows). `runs` is scratch room for
+/// twice the sequence.
+fn block_extremes(
+    sequence: &[f64],
+    runs: &mut [f64],
+    period: usize,
+    past: usize,
+    out: &mut [f64],
+    older_wins: impl Fn(f64, f64) -> bool,
+) {
+    let pick = |older: f64, newer: f64| if older_wins(older, newer) { older } else { newer };
+    let len = sequence.len();
+    let (forward, backward) = runs.split_at_mut(len);
+    for block in (0..len).step_by(period) {
+        let end = (block + period).min(len);
+        let mut running = sequence[block];
+        forward[block] = running;
+        for i in block + 1..end {
+            running = pick(running, sequence[i]);
+            forward[i] = running;
+        }
+        let mut running = sequence[end - 1];
+        backward[end - 1] = running;
+        for i in (block..end - 1).rev() {
+            running = pick(sequence[i], running);
+            backward[i] = running;
+        }
+    }
+    // `offset` is the place of the window's first position in its block; `nan_end` is one past
+    // the latest NaN so far.
+    let mut offset = (past + 1) % period;
+    let mut nan_end = sequence[..past].iter().rposition(|x| x.is_nan()).map_or(0, |at| at + 1);
+    for (row, slot) in out.iter_mut().enumerate() {
+        let last = past + row;
+        if sequence[last].is_nan() {
+            nan_end = last + 1;
+        }
+        let extreme = if last + 1 < period {
+            // A window cut short by the start of the sequence: all of it is in the first block.
+            forward[last]
+        } else if offset == 0 {
+            forward[last]
+        } else {
+            pick(backward[last + 1 - period], forward[last])
+        };
+        *slot = if nan_end + period > last + 1 { f64::NAN } else { extreme };
+        offset += 1;
+        if offset == period {
+            offset = 0;
+        }
     }
 }
 

@@ -85,7 +85,8 @@ impl fmt::Display for Ema {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EmaState {
     period: usize,
-    k: f64,
+    /// `−k`: see [`EmaState::update`].
+    minus_k: f64,
     decay: f64,
     seen: usize,
     /// The running sum while seeding, then the EMA.
@@ -97,11 +98,82 @@ impl EmaState {
         let k = 2.0 / (period as f64 + 1.0);
         Self {
             period,
-            k,
+            minus_k: -k,
             decay: 1.0 - k,
             seen: 0,
             value: 0.0,
         }
+    }
+}
+
+/// `decay·v + k·x`, given `−k·x`: the same bits as the sum, written as a difference.
+#[inline(always)]
+pub(crate) fn step(value: f64, decay: f64, minus_kx: f64) -> f64 {
+    value * decay - minus_kx
+}
+
+impl EmaState {
+    /// Whether the seed is done and `update` runs the recursion.
+    #[inline(always)]
+    pub(crate) fn is_seeded(&self) -> bool {
+        self.seen >= self.period && self.period > 1
+    }
+
+    /// `(decay, −k)`, the coefficients of [`step`].
+    #[inline(always)]
+    pub(crate) fn coefficients(&self) -> (f64, f64) {
+        (self.decay, self.minus_k)
+    }
+
+    /// The current EMA (once seeded).
+    #[inline(always)]
+    pub(crate) fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Continues from `value` (the recursion run outside, with [`step`]).
+    #[inline(always)]
+    pub(crate) fn set_value(&mut self, value: f64) {
+        self.value = value;
+    }
+
+    /// Replaces every value of `values` by its EMA, NaN while warming up: the batch loop.
+    ///
+    /// Once seeded it runs in two passes: the products `−k·x` first (independent, vectorised),
+    /// then the recursion, which is left with one multiply and one subtraction per value. (In
+    /// one pass the optimiser packs the two products of each step into one vector multiply and
+    /// puts the shuffles around it on the chain from one value to the next, which costs half as
+    /// much again.) The arithmetic is `update`'s, so the values are the same bits.
+    #[inline(never)]
+    pub(crate) fn run_in_place(&mut self, values: &mut [f64]) {
+        let mut start = 0;
+        while self.seen < self.period && start < values.len() {
+            values[start] = self.update(values[start]).unwrap_or(f64::NAN);
+            start += 1;
+        }
+        let rest = &mut values[start..];
+        if self.period == 1 {
+            // TA-Lib copies the input: the values are already in place.
+            if let Some(&last) = rest.last() {
+                self.value = last;
+            }
+            return;
+        }
+        for x in rest.iter_mut() {
+            *x *= self.minus_k;
+        }
+        self.recur(rest);
+    }
+
+    /// The seeded recursion over products `−k·x`, replacing each by its EMA.
+    #[inline(never)]
+    fn recur(&mut self, minus_kx: &mut [f64]) {
+        let (decay, mut value) = (self.decay, self.value);
+        for slot in minus_kx {
+            value = step(value, decay, *slot);
+            *slot = value;
+        }
+        self.value = value;
     }
 }
 
@@ -111,12 +183,14 @@ impl Indicator for EmaState {
 
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
+        // Computed before the branch, in a block of its own (see `step`).
+        let minus_kx = self.minus_k * x;
         if self.seen >= self.period {
             // TA-Lib copies the input for period 1.
             self.value = if self.period == 1 {
                 x
             } else {
-                x * self.k + self.value * self.decay
+                step(self.value, self.decay, minus_kx)
             };
             return Some(self.value);
         }
@@ -139,6 +213,19 @@ impl Indicator for EmaState {
 
     fn lookback(&self) -> usize {
         self.period - 1
+    }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut Vec<f64>) {
+        let mut inputs = inputs.into_iter();
+        while self.seen < self.period || self.period == 1 {
+            let Some(x) = inputs.next() else { return };
+            out.push(self.update(x).unwrap_or(f64::NAN));
+        }
+        // Seeded: the products first, then the recursion (see `run_in_place`).
+        let start = out.len();
+        let minus_k = self.minus_k;
+        out.extend(inputs.map(|x| x * minus_k));
+        self.recur(&mut out[start..]);
     }
 }
 

@@ -108,6 +108,11 @@ impl SmaState {
             window: slots(period),
         }
     }
+
+    /// How many of the next values give no mean yet.
+    pub(crate) fn warming(&self) -> usize {
+        (self.period - 1).saturating_sub(self.core.cursor.len())
+    }
 }
 
 impl WindowKernel for SmaState {

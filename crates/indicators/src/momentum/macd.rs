@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::average::ema::EmaState;
+use crate::average::ema::{EmaState, step};
 use crate::error::{IndicatorError, check_period};
-use crate::indicator::{Indicator, multi_output, run};
+use crate::indicator::{Indicator, IndicatorOutput, multi_output, run};
 
 /// MACD: the difference of a fast and a slow [EMA](crate::Ema), its signal line (an EMA of the
 /// difference) and the histogram between them.
@@ -170,5 +170,71 @@ impl Indicator for MacdState {
 
     fn lookback(&self) -> usize {
         self.lookback
+    }
+
+    fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut MacdSeries) {
+        let mut inputs = inputs.into_iter();
+        // Through `update` until the three EMAs are seeded (and all along for a period of 1,
+        // which TA-Lib copies).
+        while !(self.fast.is_seeded() && self.slow.is_seeded() && self.signal.is_seeded()) {
+            let Some(x) = inputs.next() else { return };
+            self.update(x).unwrap_or(MacdOutput::NAN).push_to(out);
+        }
+        let start = out.len();
+        let rows = inputs.size_hint().0;
+        out.macd.resize(start + rows, f64::NAN);
+        out.signal.resize(start + rows, f64::NAN);
+        out.hist.resize(start + rows, f64::NAN);
+        let (written, inputs) = self.recur(
+            inputs,
+            &mut out.macd[start..],
+            &mut out.signal[start..],
+            &mut out.hist[start..],
+        );
+        out.macd.truncate(start + written);
+        out.signal.truncate(start + written);
+        out.hist.truncate(start + written);
+        for x in inputs {
+            self.update(x).unwrap_or(MacdOutput::NAN).push_to(out);
+        }
+    }
+}
+
+impl MacdState {
+    /// The seeded recursions of the three EMAs in one loop, the fast and slow lines side by side:
+    /// their chains of dependent operations overlap. The arithmetic is `update`'s (the same
+    /// [`step`]s), so the values are the same bits. Returns the rows written.
+    #[inline(never)]
+    fn recur<I: Iterator<Item = f64>>(
+        &mut self,
+        mut inputs: I,
+        macd: &mut [f64],
+        signal: &mut [f64],
+        hist: &mut [f64],
+    ) -> (usize, I) {
+        let (fast_decay, fast_minus_k) = self.fast.coefficients();
+        let (slow_decay, slow_minus_k) = self.slow.coefficients();
+        let (signal_decay, signal_minus_k) = self.signal.coefficients();
+        let mut lines = [self.fast.value(), self.slow.value()];
+        let mut smoothed = self.signal.value();
+        let mut written = 0;
+        for ((macd, signal), hist) in macd.iter_mut().zip(signal.iter_mut()).zip(hist.iter_mut()) {
+            let Some(x) = inputs.next() else { break };
+            lines = [
+                step(lines[0], fast_decay, fast_minus_k * x),
+                step(lines[1], slow_decay, slow_minus_k * x),
+            ];
+            let line = lines[0] - lines[1];
+            // `black_box` changes nothing but keeps the optimiser from packing this product
+            // with `smoothed · decay` into one vector multiply, whose shuffles would land on the
+            // signal's chain.
+            smoothed = step(smoothed, signal_decay, std::hint::black_box(signal_minus_k * line));
+            (*macd, *signal, *hist) = (line, smoothed, line - smoothed);
+            written += 1;
+        }
+        self.fast.set_value(lines[0]);
+        self.slow.set_value(lines[1]);
+        self.signal.set_value(smoothed);
+        (written, inputs)
     }
 }

@@ -9,6 +9,7 @@ use crate::input::Candle;
 use crate::math::{clamp_percent, is_zero_scaled};
 use crate::volatility::trange::hlc;
 use crate::window::MinMaxWindow;
+use crate::window::WindowKernel;
 
 /// Slow stochastic oscillator, as TA-Lib's STOCH with simple moving averages.
 ///
@@ -113,6 +114,9 @@ impl fmt::Display for Stoch {
     }
 }
 
+/// Rows per chunk of the batch loop.
+const CHUNK: usize = 4096;
+
 multi_output!(
     /// One row of a stochastic oscillator.
     StochOutput,
@@ -170,5 +174,51 @@ impl Indicator for StochState {
 
     fn lookback(&self) -> usize {
         self.lookback
+    }
+
+    fn extend<I: IntoIterator<Item = Candle>>(&mut self, inputs: I, out: &mut StochSeries) {
+        // In chunks, so that the columns of a chunk stay in the cache.
+        let mut inputs = inputs.into_iter().peekable();
+        let (mut high, mut low, mut close) = (Vec::new(), Vec::new(), Vec::new());
+        while inputs.peek().is_some() {
+            high.clear();
+            low.clear();
+            close.clear();
+            for bar in inputs.by_ref().take(CHUNK) {
+                high.push(bar.high);
+                low.push(bar.low);
+                close.push(bar.close);
+            }
+            let start = out.k.len();
+            out.k.resize(start + close.len(), f64::NAN);
+            out.d.resize(start + close.len(), f64::NAN);
+            self.run(&high, &low, &close, &mut out.k[start..], &mut out.d[start..]);
+        }
+    }
+}
+
+impl StochState {
+    /// The batch loop, column by column: the window's extremes (block algorithm), fast %K, then
+    /// each SMA over exactly the rows the streaming state would feed it, so the values are
+    /// `update`'s.
+    fn run(&mut self, high: &[f64], low: &[f64], close: &[f64], k: &mut [f64], d: &mut [f64]) {
+        let n = close.len();
+        let (mut highest, mut lowest) = (vec![0.0; n], vec![0.0; n]);
+        let warm = self.window.warming().min(n);
+        self.window.run(high, low, &mut highest, &mut lowest);
+        for row in warm..n {
+            k[row] = fast_k(close[row], highest[row], lowest[row]);
+        }
+        let feeds_d = warm + self.slow_k.warming().min(n - warm);
+        self.slow_k.run_in_place(&mut k[warm..]);
+        d[feeds_d..].copy_from_slice(&k[feeds_d..]);
+        let ready = feeds_d + self.slow_d.warming().min(n - feeds_d);
+        self.slow_d.run_in_place(&mut d[feeds_d..]);
+        k[..ready].fill(f64::NAN);
+        d[..ready].fill(f64::NAN);
+        for (k, d) in k[ready..].iter_mut().zip(&mut d[ready..]) {
+            *k = clamp_percent(*k);
+            *d = clamp_percent(*d);
+        }
     }
 }

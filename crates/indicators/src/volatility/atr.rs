@@ -130,7 +130,8 @@ impl Indicator for AtrState {
 pub(crate) struct Wilder {
     period: usize,
     keep: f64,
-    weight: f64,
+    /// `−(1 − keep)`: see [`EmaState::update`](crate::EmaState).
+    minus_weight: f64,
     seen: usize,
     /// The running sum while seeding, then the smoothed value.
     value: f64,
@@ -139,10 +140,11 @@ pub(crate) struct Wilder {
 impl Wilder {
     pub(crate) fn new(period: usize) -> Self {
         let n = period as f64;
+        let keep = (n - 1.0) / n;
         Self {
             period,
-            keep: (n - 1.0) / n,
-            weight: 1.0 / n,
+            keep,
+            minus_weight: -(1.0 - keep),
             seen: 0,
             value: 0.0,
         }
@@ -158,7 +160,9 @@ impl Wilder {
             }
             self.value /= self.period as f64;
         } else {
-            self.value = self.value * self.keep + self.weight * x;
+            // `keep·v + (1 − keep)·x`, as TA-Lib 0.8 weighs it, written as a difference so that
+            // the two products stay scalar (see `EmaState::update`).
+            self.value = self.value * self.keep - x * self.minus_weight;
         }
         Some(self.value)
     }

@@ -151,6 +151,32 @@ pub struct BBandsState {
     variance: Variance,
 }
 
+impl BBandsState {
+    /// The batch loop, given the inputs in `middle`: both windowed kernels in one loop, their
+    /// running sums in registers and their chains of dependent operations side by side. The
+    /// steps are `update`'s, so the values are the same bits.
+    #[inline(never)]
+    fn run(&mut self, upper: &mut [f64], middle: &mut [f64], lower: &mut [f64]) {
+        let k = self.k;
+        let (mean_core, mean_window) = self.mean.parts();
+        let (variance_core, variance_window) = self.variance.parts();
+        let (mut mean_local, mut variance_local) = (*mean_core, *variance_core);
+        for ((upper, middle), lower) in upper.iter_mut().zip(middle.iter_mut()).zip(lower.iter_mut()) {
+            let x = *middle;
+            let mean = SmaState::advance(&mut mean_local, mean_window, x);
+            let variance = Variance::advance(&mut variance_local, variance_window, x);
+            (*upper, *middle, *lower) = match (mean, variance) {
+                (Some(mean), Some(variance)) => {
+                    let (up, down) = bands(mean, sigma(variance), k);
+                    (up, mean, down)
+                }
+                _ => (f64::NAN, f64::NAN, f64::NAN),
+            };
+        }
+        (*mean_core, *variance_core) = (mean_local, variance_local);
+    }
+}
+
 impl Indicator for BBandsState {
     type Input = f64;
     type Output = BBandsOutput;
@@ -174,24 +200,16 @@ impl Indicator for BBandsState {
     }
 
     fn extend<I: IntoIterator<Item = f64>>(&mut self, inputs: I, out: &mut BBandsSeries) {
-        // Column by column, each windowed kernel with its running sums in registers: the values
-        // are those of `update`, which runs the same steps.
         let start = out.middle.len();
         out.middle.extend(inputs);
         let end = out.middle.len();
-        out.lower.truncate(start);
-        out.lower.extend_from_slice(&out.middle[start..]);
         out.upper.resize(end, f64::NAN);
-        let (middle, variance) = (&mut out.middle[start..], &mut out.lower[start..]);
-        self.mean.run_in_place(middle);
-        self.variance.run_in_place(variance);
-        for ((upper, lower), middle) in out.upper[start..]
-            .iter_mut()
-            .zip(variance.iter_mut())
-            .zip(middle.iter())
-        {
-            (*upper, *lower) = bands(*middle, sigma(*lower), self.k);
-        }
+        out.lower.resize(end, f64::NAN);
+        self.run(
+            &mut out.upper[start..],
+            &mut out.middle[start..],
+            &mut out.lower[start..],
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use finstage_indicators::{
 };
 use proptest::prelude::*;
 
-use crate::support::{batch, same, stream};
+use crate::support::{batch, extended, same, stream};
 
 /// Random-walk bars: positive prices, low ≤ open, close ≤ high, volumes (zeros allowed when
 /// `zero_volume`), times a few hours apart so sessions change now and then.
@@ -87,6 +87,21 @@ fn check_paths(spec: IndicatorSpec, bars: &Bars, split: usize) -> Result<Vec<Vec
                 name,
                 i,
                 streamed,
+                batched[c][i]
+            );
+        }
+    }
+
+    // The typed state extended in two parts (the incremental API).
+    let pieced = extended(spec, &view, split);
+    for (c, name) in names.iter().enumerate() {
+        for i in 0..bars.len() {
+            prop_assert!(
+                same(pieced[c][i], batched[c][i]),
+                "{} row {}: extend {} batch {}",
+                name,
+                i,
+                pieced[c][i],
                 batched[c][i]
             );
         }

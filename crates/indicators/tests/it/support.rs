@@ -149,6 +149,54 @@ pub(crate) fn stream(spec: IndicatorSpec) -> Stream {
     }
 }
 
+/// Runs a typed state over the bars in two `extend` calls split at `split`: the incremental API.
+fn extend_in_two<S>(mut state: S, inputs: Vec<S::Input>, split: usize) -> Vec<Vec<f64>>
+where
+    S: Indicator,
+    S::Output: ToColumns,
+{
+    let mut out = <S::Output as IndicatorOutput>::Series::default();
+    let rest = inputs[split..].to_vec();
+    state.extend(inputs.into_iter().take(split), &mut out);
+    state.extend(rest, &mut out);
+    S::Output::columns(out)
+}
+
+/// The spec's typed state extended over the bars in two parts, its outputs in column order.
+pub(crate) fn extended(spec: IndicatorSpec, bars: &Ohlcv<'_>, split: usize) -> Vec<Vec<f64>> {
+    use IndicatorSpec as S;
+    let closes = bars.close().to_vec();
+    let candles: Vec<Candle> = bars.candles().collect();
+    match spec {
+        S::Sma(i) => extend_in_two(i.state(), closes, split),
+        S::Ema(i) => extend_in_two(i.state(), closes, split),
+        S::Wma(i) => extend_in_two(i.state(), closes, split),
+        S::Dema(i) => extend_in_two(i.state(), closes, split),
+        S::Tema(i) => extend_in_two(i.state(), closes, split),
+        S::Rsi(i) => extend_in_two(i.state(), closes, split),
+        S::Macd(i) => extend_in_two(i.state(), closes, split),
+        S::BBands(i) => extend_in_two(i.state(), closes, split),
+        S::StdDev(i) => extend_in_two(i.state(), closes, split),
+        S::StochRsi(i) => extend_in_two(i.state(), closes, split),
+        S::Roc(i) => extend_in_two(i.state(), closes, split),
+        S::Mom(i) => extend_in_two(i.state(), closes, split),
+        S::Atr(i) => extend_in_two(i.state(), candles, split),
+        S::Natr(i) => extend_in_two(i.state(), candles, split),
+        S::TRange(i) => extend_in_two(i.state(), candles, split),
+        S::Stoch(i) => extend_in_two(i.state(), candles, split),
+        S::Adx(i) => extend_in_two(i.state(), candles, split),
+        S::PlusDi(i) => extend_in_two(i.state(), candles, split),
+        S::MinusDi(i) => extend_in_two(i.state(), candles, split),
+        S::Dx(i) => extend_in_two(i.state(), candles, split),
+        S::Cci(i) => extend_in_two(i.state(), candles, split),
+        S::Mfi(i) => extend_in_two(i.state(), candles, split),
+        S::WillR(i) => extend_in_two(i.state(), candles, split),
+        S::Obv(i) => extend_in_two(i.state(), candles, split),
+        S::Vwap(i) => extend_in_two(i.state(), candles, split),
+        other => panic!("no state for {other}"),
+    }
+}
+
 /// The spec's typed batch function, its outputs in column order.
 pub(crate) fn batch(spec: IndicatorSpec, bars: &Ohlcv<'_>) -> Vec<Vec<f64>> {
     use IndicatorSpec as S;
