@@ -77,99 +77,6 @@ pub fn compute(specs: &[OutputSpec], bars: &Ohlcv<'_>) -> Result<Columns, Indica
     Computation::new(specs).extend(bars)
 }
 
-/// Computes every column of `specs` over the bars of many symbols: for each, exactly what
-/// [`compute`] gives (bit for bit), faster.
-///
-/// Symbols with the same number of bars are computed [`LANES`] at a time in lockstep: the
-/// recursive and windowed steps are chains of dependent operations, each waiting on the last,
-/// and those of different symbols are independent, so the processor runs them side by side. On
-/// the ten-year daily histories of a watchlist this is how one core computes every indicator of
-/// hundreds of symbols in a fraction of a second (see `docs/PERFORMANCE.md`).
-///
-/// ```
-/// use finstage_indicators::{Bars, Candle, compute, compute_many, parse_specs};
-///
-/// let symbol = |drift: f64| -> Bars {
-///     (0..300).map(|i| {
-///         let close = 50.0 + drift * i as f64 + (i as f64 * 0.3).sin();
-///         Candle::new(close, close + 1.0, close - 1.0, close, 1e4).at(i * 86_400)
-///     }).collect()
-/// };
-/// let watchlist: Vec<Bars> = (0..6).map(|s| symbol(s as f64 * 0.01)).collect();
-/// let views: Vec<_> = watchlist.iter().map(Bars::view).collect();
-/// let specs = parse_specs("ema:20,rsi,macd,bbands,atr,adx")?;
-/// let all = compute_many(&specs, &views)?;
-/// assert_eq!(all.len(), 6);
-/// let alone = compute(&specs, &views[5])?;
-/// for ((name, a), (_, b)) in all[5].iter().zip(alone.iter()) {
-///     assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}");
-/// }
-/// # Ok::<(), finstage_indicators::IndicatorError>(())
-/// ```
-///
-/// # Errors
-/// [`IndicatorError::MissingTime`] when `vwap:session` is asked for and some bars have no
-/// timestamps.
-pub fn compute_many(specs: &[OutputSpec], bars: &[Ohlcv<'_>]) -> Result<Vec<Columns>, IndicatorError> {
-    let template = Computation::new(specs);
-    if template.needs_time && bars.iter().any(|b| b.time().is_none() && !b.is_empty()) {
-        return Err(IndicatorError::MissingTime {
-            indicator: "vwap:session",
-        });
-    }
-    let mut results: Vec<Columns> = vec![Columns::default(); bars.len()];
-    let mut order: Vec<usize> = (0..bars.len()).collect();
-    order.sort_by_key(|&i| bars[i].len());
-    for group in order.chunk_by(|&a, &b| bars[a].len() == bars[b].len()) {
-        let mut lanes = group.chunks_exact(LANES);
-        for lane_group in &mut lanes {
-            let symbols: [usize; LANES] = std::array::from_fn(|lane| lane_group[lane]);
-            let mut computations: [Computation; LANES] = std::array::from_fn(|_| template.clone());
-            let columns = run_lanes(&mut computations, symbols.map(|i| &bars[i]));
-            for (i, columns) in symbols.into_iter().zip(columns) {
-                results[i] = columns;
-            }
-        }
-        for &i in lanes.remainder() {
-            results[i] = template.clone().extend(&bars[i])?;
-        }
-    }
-    Ok(results)
-}
-
-/// Symbols [`compute_many`] runs in lockstep.
-pub const LANES: usize = 4;
-
-/// Runs `L` computations of one plan over bars of one length in lockstep.
-fn run_lanes<const L: usize>(computations: &mut [Computation; L], bars: [&Ohlcv<'_>; L]) -> [Columns; L] {
-    let len = bars[0].len();
-    let mut values: [Vec<Vec<f64>>; L] = std::array::from_fn(|lane| {
-        computations[lane]
-            .outputs
-            .iter()
-            .map(|_| Vec::with_capacity(len))
-            .collect()
-    });
-    let mut from = 0;
-    while from < len {
-        let blocks: [Ohlcv<'_>; L] = bars.map(|b| b.slice(from..from + BLOCK));
-        let rows = blocks[0].len();
-        let offset = computations[0].rows;
-        for node in 0..computations[0].nodes.len() {
-            let parts = computations.each_mut().map(|c| c.step_parts(node, rows));
-            Node::run_lanes(parts, &blocks, offset);
-        }
-        for ((computation, blocks), values) in computations.iter_mut().zip(&blocks).zip(values.iter_mut()) {
-            computation.collect(blocks, values);
-        }
-        from += BLOCK;
-    }
-    std::array::from_fn(|lane| Columns {
-        names: computations[lane].outputs.iter().map(|c| c.name.clone()).collect(),
-        values: std::mem::take(&mut values[lane]),
-    })
-}
-
 /// Named columns of indicator values, in the order they were asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Columns {
@@ -248,6 +155,8 @@ pub struct Computation {
     rows: usize,
     slots: usize,
     scratch: Vec<Vec<f64>>,
+    /// The row [`Computation::push`] returns.
+    row: Vec<f64>,
 }
 
 /// Rows per block of [`Computation::extend`]: the scratch columns of a block of all the steps
@@ -288,6 +197,7 @@ impl Computation {
             rows: 0,
             slots: planner.slots,
             scratch: Vec::new(),
+            row: Vec::new(),
         }
     }
 
@@ -365,15 +275,27 @@ impl Computation {
         self.rows += len;
     }
 
-    /// Feeds one bar and returns its row: one value per column, in order.
-    ///
-    /// # Errors
-    /// [`IndicatorError::MissingTime`] never for a [`Candle`], which always carries a time.
-    pub fn push(&mut self, bar: Candle) -> Result<Vec<f64>, IndicatorError> {
-        let (time, open, high, low, close, volume) =
-            ([bar.time], [bar.open], [bar.high], [bar.low], [bar.close], [bar.volume]);
-        let view = Ohlcv::new(&open, &high, &low, &close, &volume)?.with_time(&time)?;
-        Ok(self.extend(&view)?.values.into_iter().map(|column| column[0]).collect())
+    /// Feeds one bar and returns its row: one value per column, in the order of
+    /// [`names`](Computation::names). The row lives in the computation and is overwritten by the
+    /// next push: no allocation per bar.
+    pub fn push(&mut self, bar: Candle) -> &[f64] {
+        let columns = ([bar.time], [bar.open], [bar.high], [bar.low], [bar.close], [bar.volume]);
+        let view = Ohlcv::of_one(&columns);
+        let offset = self.rows;
+        for node in 0..self.nodes.len() {
+            let (node, done, out) = self.step_parts(node, 1);
+            node.run(&view, done, out, offset);
+        }
+        self.row.resize(self.outputs.len(), f64::NAN);
+        for (column, value) in self.outputs.iter().zip(self.row.iter_mut()) {
+            *value = if column.lookback > offset {
+                f64::NAN
+            } else {
+                read(column.source, &view, &self.scratch)[0]
+            };
+        }
+        self.rows += 1;
+        &self.row
     }
 }
 
@@ -536,28 +458,6 @@ impl Node {
         })
     }
 
-    /// Runs step `k` of `L` computations of one plan over blocks of one length: the recursive
-    /// single-series steps (RSI, Wilder's smoothing) in lockstep, so that their independent
-    /// dependency chains overlap; the others, whose windows the processor already keeps busy,
-    /// one computation after the other.
-    fn run_lanes<const L: usize>(parts: [StepParts<'_>; L], bars: &[Ohlcv<'_>; L], offset: usize) {
-        match parts[0].0.op {
-            Op::Rsi(_) => series_lanes(parts, bars, offset, |op| match op {
-                Op::Rsi(state) => state,
-                _ => unreachable!("lanes run one plan"),
-            }),
-            Op::Wilder(_) => series_lanes(parts, bars, offset, |op| match op {
-                Op::Wilder(state) => state,
-                _ => unreachable!("lanes run one plan"),
-            }),
-            _ => {
-                for ((node, done, out), bars) in parts.into_iter().zip(bars) {
-                    node.run(bars, done, out, offset);
-                }
-            }
-        }
-    }
-
     /// Runs the step over the rows of `bars`, `offset` being the index of their first row. Writes
     /// every row of every output: NaN before the step's start row and while it warms up.
     fn run(&mut self, bars: &Ohlcv<'_>, done: &[Vec<f64>], out: &mut [Vec<f64>], offset: usize) {
@@ -657,79 +557,6 @@ fn series<S: Indicator<Input = f64, Output = f64>>(state: &mut S, input: &[f64],
         row += 1;
     }
     *state = local;
-}
-
-/// A step of one computation: the step, the scratch columns before it, its own columns.
-type StepParts<'a> = (&'a mut Node, &'a [Vec<f64>], &'a mut [Vec<f64>]);
-
-/// The typed state of each lane's step, its first input column and its first output column
-/// (NaN-filled before the start row), from row `skip` on.
-#[allow(clippy::type_complexity)]
-fn lane_columns<'a, S, const L: usize>(
-    parts: [StepParts<'a>; L],
-    bars: &[Ohlcv<'a>; L],
-    offset: usize,
-    state: impl Fn(&mut Op) -> &mut S,
-) -> ([&'a mut S; L], [&'a [f64]; L], [&'a mut [f64]; L]) {
-    let mut parts = parts.map(Some);
-    let mut states = Vec::with_capacity(L);
-    let mut inputs = Vec::with_capacity(L);
-    let mut outputs = Vec::with_capacity(L);
-    for (lane, bars) in bars.iter().enumerate() {
-        let Some((node, done, out)) = parts[lane].take() else {
-            unreachable!("each lane once")
-        };
-        let skip = node.skip(bars, offset);
-        inputs.push(node.input_columns(bars, done, skip)[0]);
-        out[0][..skip].fill(f64::NAN);
-        outputs.push(&mut out[0][skip..]);
-        states.push(state(&mut node.op));
-    }
-    (to_array(states), to_array(inputs), to_array(outputs))
-}
-
-fn to_array<T, const L: usize>(items: Vec<T>) -> [T; L] {
-    items.try_into().unwrap_or_else(|_| unreachable!("one item per lane"))
-}
-
-/// One step of a single-series state: what lanes run.
-trait SeriesStep: Clone {
-    fn step(&mut self, x: f64) -> Option<f64>;
-}
-
-impl<S: Indicator<Input = f64, Output = f64>> SeriesStep for S {
-    #[inline(always)]
-    fn step(&mut self, x: f64) -> Option<f64> {
-        self.update(x)
-    }
-}
-
-impl SeriesStep for Wilder {
-    #[inline(always)]
-    fn step(&mut self, x: f64) -> Option<f64> {
-        self.update(x)
-    }
-}
-
-/// A series step in lockstep over `L` lanes, each with a local copy of its state.
-#[inline(never)]
-fn series_lanes<'a, S: SeriesStep, const L: usize>(
-    parts: [StepParts<'a>; L],
-    bars: &[Ohlcv<'a>; L],
-    offset: usize,
-    state: impl Fn(&mut Op) -> &mut S,
-) {
-    let (states, inputs, outputs) = lane_columns(parts, bars, offset, state);
-    let mut locals: [S; L] = std::array::from_fn(|lane| states[lane].clone());
-    let rows = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
-    for row in 0..rows {
-        for lane in 0..L {
-            outputs[lane][row] = locals[lane].step(inputs[lane][row]).unwrap_or(f64::NAN);
-        }
-    }
-    for (state, local) in states.into_iter().zip(locals) {
-        *state = local;
-    }
 }
 
 /// Runs a local copy of `state` over the rows, writing what `step` gives (NaN for `None`).
@@ -981,7 +808,7 @@ mod tests {
         let whole = compute(&specs, &b.view()).unwrap();
         let mut running = Computation::new(&specs);
         for (i, bar) in b.view().candles().enumerate() {
-            let row = running.push(bar).unwrap();
+            let row = running.push(bar);
             for ((name, column), value) in whole.iter().zip(row) {
                 assert_eq!(column[i].to_bits(), value.to_bits(), "{name} row {i}");
             }

@@ -121,6 +121,20 @@ impl<'a> Ohlcv<'a> {
         self.close.is_empty()
     }
 
+    /// The columns of one bar: time, open, high, low, close, volume.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn of_one(columns: &'a ([i64; 1], [f64; 1], [f64; 1], [f64; 1], [f64; 1], [f64; 1])) -> Self {
+        let (time, open, high, low, close, volume) = columns;
+        Self {
+            time: Some(time),
+            open,
+            high,
+            low,
+            close,
+            volume,
+        }
+    }
+
     /// Bar timestamps, if given.
     pub fn time(&self) -> Option<&'a [i64]> {
         self.time

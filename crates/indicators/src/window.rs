@@ -54,7 +54,7 @@ impl Cursor {
 
     /// The values held, oldest first.
     #[inline]
-    pub(crate) fn chronological<'a>(&self, slots: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+    pub(crate) fn chronological<'a>(&self, slots: &'a [f64]) -> impl DoubleEndedIterator<Item = f64> + 'a {
         let (older, newer) = if self.is_full(slots) {
             (&slots[self.next..], &slots[..self.next])
         } else {
@@ -136,79 +136,9 @@ impl Ring {
     }
 }
 
-/// Where a monotonic deque stands in its slots: `Copy`, for the same reason as [`Cursor`].
-/// `head` and `tail` count pushes and pops; masked, they index the slots.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct DequeCursor {
-    head: u64,
-    tail: u64,
-}
-
-/// The slots of a deque of (position, value) pairs: a power of two of them, at least the window.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct DequeSlots {
-    values: Box<[f64]>,
-    positions: Box<[u64]>,
-}
-
-impl DequeSlots {
-    fn new(window: usize) -> Self {
-        let capacity = window.max(1).next_power_of_two();
-        Self {
-            values: vec![0.0; capacity].into_boxed_slice(),
-            positions: vec![0; capacity].into_boxed_slice(),
-        }
-    }
-}
-
-impl DequeCursor {
-    /// Drops the entry older than `first_position` (one at most, as positions are consecutive),
-    /// then appends `(position, value)` after dropping every entry that `dominated(entry, value)`
-    /// says can never be the extreme again. Returns the front: the extreme of the window.
-    ///
-    /// The window never holds more positions than there are slots, so neither does the deque.
-    #[inline(always)]
-    fn push(
-        &mut self,
-        slots: &mut DequeSlots,
-        position: u64,
-        value: f64,
-        first_position: u64,
-        dominated: impl Fn(f64, f64) -> bool,
-    ) -> f64 {
-        let mask = slots.values.len() as u64 - 1;
-        let at = |counter: u64| (counter & mask) as usize;
-        if self.head < self.tail && slots.positions[at(self.head)] < first_position {
-            self.head += 1;
-        }
-        while self.head < self.tail && dominated(slots.values[at(self.tail - 1)], value) {
-            self.tail -= 1;
-        }
-        slots.values[at(self.tail)] = value;
-        slots.positions[at(self.tail)] = position;
-        self.tail += 1;
-        slots.values[at(self.head)]
-    }
-}
-
-/// The running part of a [`MinMaxWindow`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct MinMaxCore {
-    seen: u64,
-    highs: DequeCursor,
-    lows: DequeCursor,
-    /// One past the position of the latest NaN high (0: none yet).
-    nan_high_end: u64,
-    /// One past the position of the latest NaN low (0: none yet).
-    nan_low_end: u64,
-}
-
 /// Whether `older` stays the window's highest against `newer`: strictly greater (ties go to the
-/// newer value, as in the deque). A plain comparison, so that the choice compiles to a `max`
-/// instruction; NaN is handled apart.
+/// newer value). A plain comparison, so that the choice compiles to a `max` instruction; NaN is
+/// handled apart.
 #[inline(always)]
 fn older_is_higher(older: f64, newer: f64) -> bool {
     older > newer
@@ -220,67 +150,89 @@ fn older_is_lower(older: f64, newer: f64) -> bool {
     older < newer
 }
 
-/// The highest high and the lowest low over the last `period` bars, in amortised O(1) per bar.
+/// The streaming side of [`MinMaxWindow`] for one extreme: the running extreme of the current
+/// block, and the extremes of the previous block from each offset to its end.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct BlockSide {
+    prefix: f64,
+    suffix: Box<[f64]>,
+}
+
+impl BlockSide {
+    fn new(period: usize) -> Self {
+        Self {
+            prefix: f64::NAN,
+            suffix: vec![f64::NAN; period.max(1)].into_boxed_slice(),
+        }
+    }
+
+    /// Recomputes the suffix extremes at offsets `from..` from the previous block's values at
+    /// those offsets (`block`, oldest first).
+    #[inline(never)]
+    fn suffixes(
+        &mut self,
+        block: impl DoubleEndedIterator<Item = f64>,
+        from: usize,
+        older_wins: impl Fn(f64, f64) -> bool,
+    ) {
+        let mut running: Option<f64> = None;
+        for (offset, value) in (from..self.suffix.len()).rev().zip(block.rev()) {
+            let extreme = match running {
+                Some(newer) if !older_wins(value, newer) => newer,
+                _ => value,
+            };
+            running = Some(extreme);
+            self.suffix[offset] = extreme;
+        }
+    }
+}
+
+/// The running part of a [`MinMaxWindow`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct MinMaxCore {
+    seen: u64,
+    /// One past the position of the latest NaN high (0: none yet).
+    nan_high_end: u64,
+    /// One past the position of the latest NaN low (0: none yet).
+    nan_low_end: u64,
+}
+
+/// The highest high and the lowest low over the last `period` bars, in amortised O(1) per bar
+/// and O(period) memory, by the block method of van Herk and Gil-Werman.
 ///
-/// Streaming keeps a monotonic deque per side. The batch loop ([`MinMaxWindow::run`]) uses the
-/// branch-free block algorithm of van Herk and Gil-Werman instead, since the deque's pops depend
-/// on the data and the processor mispredicts them on real prices; both give the same bits: the
-/// extreme of the window, the newest of equal values, and NaN while a NaN is in the window.
+/// The bars fall in blocks of `period` aligned on the first bar. A window spans the tail of one
+/// block and the head of the next, so its extreme is the better of the previous block's extreme
+/// from the window's first offset on (kept per offset, recomputed once per block: O(1) amortised)
+/// and the current block's running extreme. No branch depends on the prices, unlike a monotonic
+/// deque's pops, which the processor mispredicts on real prices (a deque made streaming STOCH
+/// cost 2.2 times its batch loop; see `docs/PERFORMANCE.md`). The batch loop
+/// ([`MinMaxWindow::run`]) runs the same method over whole columns. Both give the extreme of the
+/// window, the newest of equal values (which matters only for the sign of a zero), and NaN while
+/// a NaN is in the window.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct MinMaxWindow {
     period: u64,
     core: MinMaxCore,
-    highs: DequeSlots,
-    lows: DequeSlots,
-    /// The last `period − 1` highs and lows: what the next window reaches back to.
+    /// The last `period` highs and lows, oldest first through the cursor.
     history: (Box<[f64]>, Box<[f64]>),
     history_cursor: Cursor,
-    /// Whether the deques are behind (the batch loop ran): rebuilt from the history when
-    /// streaming resumes.
-    stale: bool,
+    highs: BlockSide,
+    lows: BlockSide,
 }
 
 impl MinMaxWindow {
     pub(crate) fn new(period: usize) -> Self {
-        let kept = period.saturating_sub(1);
         Self {
             period: period as u64,
             core: MinMaxCore::default(),
-            highs: DequeSlots::new(period),
-            lows: DequeSlots::new(period),
-            history: (slots(kept), slots(kept)),
+            history: (slots(period), slots(period)),
             history_cursor: Cursor::default(),
-            stale: false,
+            highs: BlockSide::new(period),
+            lows: BlockSide::new(period),
         }
-    }
-
-    #[inline(always)]
-    fn advance(
-        period: u64,
-        core: &mut MinMaxCore,
-        highs: &mut DequeSlots,
-        lows: &mut DequeSlots,
-        high: f64,
-        low: f64,
-    ) -> Option<(f64, f64)> {
-        let position = core.seen;
-        core.seen += 1;
-        let first = core.seen.saturating_sub(period);
-        if high.is_nan() {
-            core.nan_high_end = core.seen;
-        }
-        if low.is_nan() {
-            core.nan_low_end = core.seen;
-        }
-        let highest = core.highs.push(highs, position, high, first, |kept, new| kept <= new);
-        let lowest = core.lows.push(lows, position, low, first, |kept, new| kept >= new);
-        if core.seen < period {
-            return None;
-        }
-        let highest = if core.nan_high_end > first { f64::NAN } else { highest };
-        let lowest = if core.nan_low_end > first { f64::NAN } else { lowest };
-        Some((highest, lowest))
     }
 
     /// How many of the next bars give no extremes yet.
@@ -288,47 +240,70 @@ impl MinMaxWindow {
         (self.period - 1).saturating_sub(self.core.seen) as usize
     }
 
-    /// Appends a bar to the history.
-    #[inline(always)]
-    fn remember(&mut self, high: f64, low: f64) {
-        if self.period > 1 {
-            let mut cursor = self.history_cursor;
-            cursor.push(&mut self.history.0, high);
-            self.history_cursor.push(&mut self.history.1, low);
-        }
-    }
-
     /// Adds one bar; returns `(highest high, lowest low)` once `period` bars have been seen.
     #[inline(always)]
     pub(crate) fn step(&mut self, high: f64, low: f64) -> Option<(f64, f64)> {
-        if self.stale {
-            self.rebuild();
+        let period = self.period as usize;
+        let offset = (self.core.seen % self.period) as usize;
+        if offset == 0 && self.core.seen > 0 && period > 1 {
+            // A block is complete: its suffix extremes serve the next `period − 1` windows.
+            self.start_block();
         }
-        let extremes = Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low);
-        self.remember(high, low);
-        extremes
+        let position = self.core.seen;
+        self.core.seen += 1;
+        if high.is_nan() {
+            self.core.nan_high_end = self.core.seen;
+        }
+        if low.is_nan() {
+            self.core.nan_low_end = self.core.seen;
+        }
+        let mut cursor = self.history_cursor;
+        cursor.push(&mut self.history.0, high);
+        self.history_cursor.push(&mut self.history.1, low);
+        let pick_high = |older: f64, newer: f64| if older_is_higher(older, newer) { older } else { newer };
+        let pick_low = |older: f64, newer: f64| if older_is_lower(older, newer) { older } else { newer };
+        self.highs.prefix = if offset == 0 {
+            high
+        } else {
+            pick_high(self.highs.prefix, high)
+        };
+        self.lows.prefix = if offset == 0 {
+            low
+        } else {
+            pick_low(self.lows.prefix, low)
+        };
+        if self.core.seen < self.period {
+            return None;
+        }
+        let (highest, lowest) = if offset + 1 == period {
+            (self.highs.prefix, self.lows.prefix)
+        } else {
+            (
+                pick_high(self.highs.suffix[offset + 1], self.highs.prefix),
+                pick_low(self.lows.suffix[offset + 1], self.lows.prefix),
+            )
+        };
+        let first = position + 1 - self.period;
+        let highest = if self.core.nan_high_end > first {
+            f64::NAN
+        } else {
+            highest
+        };
+        let lowest = if self.core.nan_low_end > first {
+            f64::NAN
+        } else {
+            lowest
+        };
+        Some((highest, lowest))
     }
 
-    /// Refills the deques from the history, as if they had seen every bar.
+    /// The history holds the block just completed (`period` values): keep its suffix extremes.
     #[cold]
-    fn rebuild(&mut self) {
-        self.stale = false;
-        let seen = self.core.seen;
-        let kept = self.history_cursor.len();
-        let (nan_high_end, nan_low_end) = (self.core.nan_high_end, self.core.nan_low_end);
-        self.core.highs = DequeCursor::default();
-        self.core.lows = DequeCursor::default();
-        let history: Vec<(f64, f64)> = self
-            .history_cursor
-            .chronological(&self.history.0)
-            .zip(self.history_cursor.chronological(&self.history.1))
-            .collect();
-        for (position, (high, low)) in (seen - kept as u64..).zip(history) {
-            self.core.seen = position;
-            Self::advance(self.period, &mut self.core, &mut self.highs, &mut self.lows, high, low);
-        }
-        self.core.seen = seen;
-        (self.core.nan_high_end, self.core.nan_low_end) = (nan_high_end, nan_low_end);
+    fn start_block(&mut self) {
+        self.highs
+            .suffixes(self.history_cursor.chronological(&self.history.0), 0, older_is_higher);
+        self.lows
+            .suffixes(self.history_cursor.chronological(&self.history.1), 0, older_is_lower);
     }
 
     /// Adds every bar; writes the extremes (NaN while warming up).
@@ -336,8 +311,8 @@ impl MinMaxWindow {
     pub(crate) fn run(&mut self, high: &[f64], low: &[f64], highest: &mut [f64], lowest: &mut [f64]) {
         let period = self.period as usize;
         let rows = high.len().min(low.len()).min(highest.len()).min(lowest.len());
-        if rows < period {
-            // Too few rows for the blocks to pay: the deque, one bar at a time.
+        if rows < 2 * period {
+            // Too few rows for whole columns to pay: one bar at a time.
             for row in 0..rows {
                 (highest[row], lowest[row]) = self.step(high[row], low[row]).unwrap_or((f64::NAN, f64::NAN));
             }
@@ -345,13 +320,17 @@ impl MinMaxWindow {
         }
         // The window of the first new rows reaches back into the history: one scratch buffer
         // holds the sequence and the two running extremes.
-        let past = self.history_cursor.len();
+        let past = self.history_cursor.len().min(period - 1);
+        let skip = self.history_cursor.len() - past;
         let len = past + rows;
         let mut scratch = vec![0.0; 3 * len];
         let (sequence, runs) = scratch.split_at_mut(len);
         for (side, (column, out)) in [(high, &mut *highest), (low, &mut *lowest)].into_iter().enumerate() {
             let history = if side == 0 { &self.history.0 } else { &self.history.1 };
-            for (slot, value) in sequence.iter_mut().zip(self.history_cursor.chronological(history)) {
+            for (slot, value) in sequence
+                .iter_mut()
+                .zip(self.history_cursor.chronological(history).skip(skip))
+            {
                 *slot = value;
             }
             sequence[past..].copy_from_slice(&column[..rows]);
@@ -361,8 +340,6 @@ impl MinMaxWindow {
                 block_extremes(sequence, runs, period, past, &mut out[..rows], older_is_lower);
             }
         }
-        // Rows before the window first fills are warm-up; rows whose window holds a NaN from
-        // before this batch are NaN (the blocks saw the history, so this only restates it).
         let warm = self.warming().min(rows);
         highest[..warm].fill(f64::NAN);
         lowest[..warm].fill(f64::NAN);
@@ -374,15 +351,44 @@ impl MinMaxWindow {
             self.core.nan_low_end = before + at as u64 + 1;
         }
         self.core.seen = before + rows as u64;
-        for row in rows.saturating_sub(period - 1)..rows {
-            self.remember(high[row], low[row]);
+        for row in rows - period..rows {
+            let mut cursor = self.history_cursor;
+            cursor.push(&mut self.history.0, high[row]);
+            self.history_cursor.push(&mut self.history.1, low[row]);
         }
-        self.stale = true;
+        self.resume();
+    }
+
+    /// After the batch loop, restores what streaming keeps: the previous block's suffix
+    /// extremes for the offsets still in the window, and the current block's running extreme.
+    fn resume(&mut self) {
+        let period = self.period as usize;
+        let offset = (self.core.seen % self.period) as usize;
+        if period == 1 || offset == 0 {
+            return;
+        }
+        // The history holds the last `period` bars: the previous block's last `period − offset`
+        // values, then the current block's `offset` values.
+        let (old_highs, new_highs) = split_history(self.history_cursor, &self.history.0, period - offset);
+        let (old_lows, new_lows) = split_history(self.history_cursor, &self.history.1, period - offset);
+        self.highs.suffixes(old_highs.into_iter(), offset, older_is_higher);
+        self.lows.suffixes(old_lows.into_iter(), offset, older_is_lower);
+        let pick_high = |older: f64, newer: f64| if older_is_higher(older, newer) { older } else { newer };
+        let pick_low = |older: f64, newer: f64| if older_is_lower(older, newer) { older } else { newer };
+        self.highs.prefix = new_highs.iter().copied().reduce(pick_high).unwrap_or(f64::NAN);
+        self.lows.prefix = new_lows.iter().copied().reduce(pick_low).unwrap_or(f64::NAN);
     }
 
     pub(crate) fn reset(&mut self) {
         *self = Self::new(self.period as usize);
     }
+}
+
+/// The history's values, oldest first, split after the first `older`.
+fn split_history(cursor: Cursor, slots: &[f64], older: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut values: Vec<f64> = cursor.chronological(slots).collect();
+    let newer = values.split_off(older.min(values.len()));
+    (values, newer)
 }
 
 /// The extreme of every window of `period` values ending at `sequence[past..]`, written to
@@ -533,6 +539,79 @@ mod tests {
                     let ll = lows[from..=i].iter().copied().fold(f64::MAX, f64::min);
                     assert_eq!(got, Some((hh, ll)), "period {period} at {i}");
                 }
+            }
+        }
+    }
+
+    /// The naive extremes of the window ending at `t`: NaN if it holds a NaN, else the maximum
+    /// (minimum), the newest of equal values.
+    fn naive(values: &[f64], period: usize, t: usize, higher: bool) -> f64 {
+        let window = &values[t + 1 - period..=t];
+        if window.iter().any(|v| v.is_nan()) {
+            return f64::NAN;
+        }
+        window
+            .iter()
+            .copied()
+            .reduce(|older, newer| {
+                if (higher && older > newer) || (!higher && older < newer) {
+                    older
+                } else {
+                    newer
+                }
+            })
+            .unwrap_or(f64::NAN)
+    }
+
+    proptest::proptest! {
+        /// Streaming steps and batch runs, mixed in any order, give the naive extremes bit for bit:
+        /// signed zeros, ties and NaN included.
+        #[test]
+        fn steps_and_runs_in_any_mix_match_the_naive_scan(
+            period in 1usize..40,
+            values in proptest::collection::vec(
+                proptest::prop_oneof![8 => -3i8..4, 1 => proptest::strategy::Just(i8::MIN)],
+                0..400,
+            ),
+            cuts in proptest::collection::vec((0usize..150, proptest::bool::ANY), 1..8),
+        ) {
+            // Zeros of both signs, so that ties between equal values show which one is kept.
+            let values: Vec<f64> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| match v {
+                    i8::MIN => f64::NAN,
+                    0 if i % 3 == 0 => -0.0,
+                    v => f64::from(v),
+                })
+                .collect();
+            let lows: Vec<f64> = values.iter().enumerate().map(|(i, v)| if i % 2 == 0 { -v } else { *v }).collect();
+            let mut window = MinMaxWindow::new(period);
+            let mut at = 0;
+            let mut cuts = cuts.into_iter().cycle();
+            while at < values.len() {
+                let (length, batch) = cuts.next().unwrap_or((1, false));
+                let end = (at + length.max(1)).min(values.len());
+                let (mut highest, mut lowest) = (vec![0.0; end - at], vec![0.0; end - at]);
+                if batch {
+                    window.run(&values[at..end], &lows[at..end], &mut highest, &mut lowest);
+                } else {
+                    for t in at..end {
+                        (highest[t - at], lowest[t - at]) =
+                            window.step(values[t], lows[t]).unwrap_or((f64::NAN, f64::NAN));
+                    }
+                }
+                for t in at..end {
+                    let (h, l) = (highest[t - at], lowest[t - at]);
+                    if t + 1 < period {
+                        proptest::prop_assert!(h.is_nan() && l.is_nan());
+                    } else {
+                        let (nh, nl) = (naive(&values, period, t, true), naive(&lows, period, t, false));
+                        proptest::prop_assert!(h.to_bits() == nh.to_bits() || (h.is_nan() && nh.is_nan()), "high at {}: {} vs {}", t, h, nh);
+                        proptest::prop_assert!(l.to_bits() == nl.to_bits() || (l.is_nan() && nl.is_nan()), "low at {}: {} vs {}", t, l, nl);
+                    }
+                }
+                at = end;
             }
         }
     }

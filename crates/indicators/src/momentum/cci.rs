@@ -134,18 +134,18 @@ impl WindowKernel for CciState {
         Some(cci(typical, mean, deviation, window.len()))
     }
 
-    /// The batch loop, four rows at a time once the window is full: each row's sums are a chain
-    /// of `period` dependent additions, and the four rows' chains are independent, so they run
+    /// The batch loop, eight rows at a time once the window is full: each row's sums are a chain
+    /// of `period` dependent additions, and the eight rows' chains are independent, so they run
     /// side by side. Each row's window is summed in the same slot order as [`Self::advance`]
     /// does, so the values are the same bits.
     #[inline(never)]
     fn run_in_place(&mut self, values: &mut [f64]) {
-        const ROWS: usize = 4;
+        const ROWS: usize = 8;
         let (cursor, window) = self.parts();
         let mut local = *cursor;
         let n = window.len();
         let mut rows = values.chunks_exact_mut(ROWS);
-        // The window of each of the four rows, slot by slot: `snapshot[slot][row]`.
+        // The window of each of the eight rows, slot by slot: `snapshot[slot][row]`.
         let mut snapshot = vec![[0.0; ROWS]; n];
         for group in &mut rows {
             if !local.is_full(window) {

@@ -4,7 +4,7 @@
 //! infinities, empty and short series, constant series) never panics and behaves as documented.
 
 use finstage_indicators::{
-    Bars, Candle, Computation, Indicator, IndicatorSpec, OutputSpec, Sma, compute, compute_many, parse_specs, spec,
+    Bars, Candle, Computation, Indicator, IndicatorSpec, OutputSpec, Sma, compute, parse_specs, spec,
 };
 use proptest::prelude::*;
 
@@ -211,56 +211,6 @@ proptest! {
         prop_assert_eq!(text.parse::<IndicatorSpec>().unwrap(), spec);
         for name in spec.column_names() {
             prop_assert_eq!(name.parse::<OutputSpec>().unwrap().to_string(), name);
-        }
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    /// Lockstep lanes give each symbol exactly what it gets alone: symbols of equal and unequal
-    /// lengths, longer than a block, every indicator at once.
-    #[test]
-    fn compute_many_equals_compute_per_symbol(
-        specs in prop::collection::vec(spec_strategy(), 1..12),
-        lengths in prop::collection::vec(prop_oneof![Just(700usize), Just(0usize), 1usize..900], 1..11),
-        seed in bars_strategy(900, true),
-    ) {
-        let specs: Vec<OutputSpec> = specs.into_iter().map(OutputSpec::all).collect();
-        let candles: Vec<Candle> = seed.view().candles().collect();
-        let symbols: Vec<Bars> = lengths
-            .iter()
-            .enumerate()
-            .map(|(s, &len)| {
-                candles.iter().cycle().skip(s * 7).take(len.min(candles.len() * 2)).copied().collect()
-            })
-            .collect();
-        let views: Vec<_> = symbols.iter().map(Bars::view).collect();
-        let many = compute_many(&specs, &views).unwrap();
-        prop_assert_eq!(many.len(), views.len());
-        for (view, got) in views.iter().zip(&many) {
-            let alone = compute(&specs, view).unwrap();
-            prop_assert_eq!(got.names().collect::<Vec<_>>(), alone.names().collect::<Vec<_>>());
-            for ((name, a), (_, b)) in got.iter().zip(alone.iter()) {
-                prop_assert!(a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(*x, *y)), "{} differs", name);
-            }
-        }
-    }
-}
-
-#[test]
-fn all_indicators_in_lanes_equal_compute_on_real_history() {
-    let specs: Vec<OutputSpec> = IndicatorSpec::all_defaults().into_iter().map(OutputSpec::all).collect();
-    let symbols: Vec<Bars> = ["AAPL", "MSFT", "IBM", "AAPL", "MSFT"]
-        .iter()
-        .map(|s| crate::support::load_bars(&crate::support::repo_path(&format!("data/seed/{s}.csv"))).1)
-        .collect();
-    let views: Vec<_> = symbols.iter().map(Bars::view).collect();
-    let many = compute_many(&specs, &views).unwrap();
-    for (view, got) in views.iter().zip(&many) {
-        let alone = compute(&specs, view).unwrap();
-        for ((name, a), (_, b)) in got.iter().zip(alone.iter()) {
-            assert!(a.iter().zip(b).all(|(x, y)| same(*x, *y)), "{name} differs");
         }
     }
 }
