@@ -1,5 +1,5 @@
 //! Fixed windows over a stream: a ring buffer, and windowed minimum/maximum in amortised O(1)
-//! with monotonic deques.
+//! with van Herk/Gil-Werman blocks.
 
 /// Where a ring buffer stands: the slot the next value goes to, and how many values it holds.
 ///

@@ -15,8 +15,8 @@ use crate::window::WindowKernel;
 ///
 /// `fast %K = 100·(close − lowest low) / (highest high − lowest low)` over `k_period` bars
 /// (0 on a window flat to 14 significant digits); `%K = SMA(k_slowing)` of fast %K;
-/// `%D = SMA(d_period)` of %K. The windowed extremes are kept with monotonic deques, amortised
-/// O(1) per bar.
+/// `%D = SMA(d_period)` of %K. The windowed extremes are kept in van Herk/Gil-Werman blocks,
+/// amortised O(1) per bar.
 ///
 /// - Parameters: `k_period`, `k_slowing`, `d_period`, each from 1 to 100,000
 ///   (spec `stoch:k_period:k_slowing:d_period`, default `stoch:14:3:3`; outputs `.k`, `.d`).

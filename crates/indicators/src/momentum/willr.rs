@@ -13,7 +13,7 @@ use crate::window::MinMaxWindow;
 /// −100 (at the lowest low) to 0 (at the highest high).
 ///
 /// `%R = −100·(highest high − close) / (highest high − lowest low)`, 0 on a window flat to 14
-/// significant digits. The extremes are kept with monotonic deques, amortised O(1) per bar.
+/// significant digits. The extremes are kept in van Herk/Gil-Werman blocks, amortised O(1) per bar.
 ///
 /// - Parameters: `period` from 1 to 100,000 (spec `willr:period`, default `willr:14`).
 /// - Lookback: `period − 1`. Range: [−100, 0].
