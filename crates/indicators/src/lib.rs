@@ -66,6 +66,13 @@
 //! except the variance and the WMA, which rebuild their sums from the window periodically (as
 //! TA-Lib does) and recover once the NaN has left it. Start over with
 //! [`reset`](Indicator::reset).
+//!
+//! # The `serde` feature
+//! Specs serialize as their spec strings. States serialize exactly: a state saved and restored
+//! resumes bit for bit where it stopped, in any format. In human-readable formats (JSON), the
+//! non-finite numbers a state may hold after non-finite input are written as the strings
+//! `"NaN"`, `"inf"` and `"-inf"`, since JSON has no numbers for them. Output values
+//! ([`MacdOutput`], …) and [`Candle`]s are plain data: their NaN is JSON's `null`.
 
 #![forbid(unsafe_code)]
 
@@ -76,6 +83,8 @@ mod indicator;
 mod input;
 mod math;
 pub mod momentum;
+#[cfg(feature = "serde")]
+mod serde_float;
 pub mod spec;
 pub mod volatility;
 pub mod volume;

@@ -99,6 +99,7 @@ pub(crate) fn slots(capacity: usize) -> Box<[f64]> {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Ring {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     slots: Box<[f64]>,
     cursor: Cursor,
 }
@@ -155,7 +156,9 @@ fn older_is_lower(older: f64, newer: f64) -> bool {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct BlockSide {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     prefix: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     suffix: Box<[f64]>,
 }
 
@@ -217,6 +220,7 @@ pub(crate) struct MinMaxWindow {
     period: u64,
     core: MinMaxCore,
     /// The last `period` highs and lows, oldest first through the cursor.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     history: (Box<[f64]>, Box<[f64]>),
     history_cursor: Cursor,
     highs: BlockSide,

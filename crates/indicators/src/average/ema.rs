@@ -86,10 +86,13 @@ impl fmt::Display for Ema {
 pub struct EmaState {
     period: usize,
     /// `−k`: see [`EmaState::update`].
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     minus_k: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     decay: f64,
     seen: usize,
     /// The running sum while seeding, then the EMA.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     value: f64,
 }
 

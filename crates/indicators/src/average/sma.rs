@@ -89,6 +89,7 @@ impl fmt::Display for Sma {
 pub struct SmaState {
     period: usize,
     core: SmaCore,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     window: Box<[f64]>,
 }
 
@@ -96,6 +97,7 @@ pub struct SmaState {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct SmaCore {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     total: f64,
     cursor: Cursor,
 }

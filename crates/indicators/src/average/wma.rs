@@ -84,6 +84,7 @@ impl fmt::Display for Wma {
 pub struct WmaState {
     period: usize,
     core: WmaCore,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     window: Box<[f64]>,
 }
 
@@ -93,9 +94,12 @@ pub struct WmaState {
 pub(crate) struct WmaCore {
     seen: usize,
     /// Sum of the values in the window.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     period_sub: f64,
     /// Weighted sum of the window.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     period_sum: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     trailing: f64,
     /// Outputs left before the sums are rebuilt from the window.
     countdown: usize,

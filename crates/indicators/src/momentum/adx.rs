@@ -33,11 +33,17 @@ pub(crate) struct Directional {
     period: usize,
     /// Bars seen, counted up to `2·period`.
     bars: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     previous: Option<(f64, f64, f64)>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     plus_dm: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     minus_dm: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     range: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     dx: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     adx: f64,
 }
 

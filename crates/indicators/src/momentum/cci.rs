@@ -96,6 +96,7 @@ impl fmt::Display for Cci {
 pub struct CciState {
     period: usize,
     cursor: Cursor,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     window: Box<[f64]>,
 }
 

@@ -109,7 +109,9 @@ impl fmt::Display for Mfi {
 pub struct MfiState {
     period: usize,
     core: MfiCore,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     positive: Box<[f64]>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     negative: Box<[f64]>,
 }
 
@@ -117,8 +119,11 @@ pub struct MfiState {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct MfiCore {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     previous: Option<f64>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     positive_sum: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     negative_sum: f64,
     /// Consecutive bars without money flow, up to `period`.
     idle: usize,

@@ -84,12 +84,17 @@ impl fmt::Display for Rsi {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RsiState {
     period: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     keep: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     inverse: f64,
     /// Changes seen so far, up to `period`.
     changes: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     previous: Option<f64>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     gain: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     loss: f64,
 }
 

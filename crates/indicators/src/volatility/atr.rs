@@ -129,11 +129,14 @@ impl Indicator for AtrState {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Wilder {
     period: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     keep: f64,
     /// `−(1 − keep)`: see [`EmaState::update`](crate::EmaState).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     minus_weight: f64,
     seen: usize,
     /// The running sum while seeding, then the smoothed value.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     value: f64,
 }
 

@@ -146,6 +146,7 @@ pub(crate) fn bands(middle: f64, sigma: f64, k: f64) -> (f64, f64) {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BBandsState {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     k: f64,
     mean: SmaState,
     variance: Variance,

@@ -125,6 +125,7 @@ impl Indicator for StdDevState {
 pub(crate) struct Variance {
     period: usize,
     core: VarianceCore,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     window: Box<[f64]>,
 }
 
@@ -133,10 +134,13 @@ pub(crate) struct Variance {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct VarianceCore {
     /// The value deviations are taken from: the first value, then the mean at the last rebuild.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     shift: Option<f64>,
     /// Sum of deviations from the shift over the window.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     sum: f64,
     /// Sum of squared deviations from the shift over the window.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     squares: f64,
     /// Outputs left before the next scheduled rebuild.
     countdown: usize,

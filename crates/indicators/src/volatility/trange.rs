@@ -82,6 +82,7 @@ pub(crate) fn hlc<'a>(
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TRangeState {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     previous_close: Option<f64>,
 }
 

@@ -58,7 +58,9 @@ impl fmt::Display for Obv {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ObvState {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     previous_close: Option<f64>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     total: f64,
 }
 

@@ -138,7 +138,9 @@ impl fmt::Display for Vwap {
 pub struct VwapState {
     anchor: VwapAnchor,
     session: Option<i64>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     price_volume: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
     volume: f64,
 }
 

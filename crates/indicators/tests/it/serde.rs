@@ -39,23 +39,43 @@ fn bars() -> Vec<Candle> {
         .collect()
 }
 
-/// Runs `state` over the bars, saving it to JSON and restoring it halfway; the outputs must be
-/// those of an uninterrupted run.
+/// The bars of [`bars`] with NaN and infinite prices and volumes here and there.
+fn bars_with_non_finite_values() -> Vec<Candle> {
+    let mut bars = bars();
+    for (i, bar) in bars.iter_mut().enumerate() {
+        match i % 97 {
+            13 => bar.close = f64::NAN,
+            41 => bar.high = f64::INFINITY,
+            60 => bar.low = f64::NEG_INFINITY,
+            77 => bar.volume = f64::INFINITY,
+            90 => (bar.high, bar.low) = (f64::NAN, f64::NAN),
+            _ => {}
+        }
+    }
+    bars
+}
+
+/// Runs `state` over the bars, saving it to JSON and restoring it at several points; the outputs
+/// must be those of an uninterrupted run (compared through `Debug`, so that NaN equals NaN and
+/// every finite value is compared exactly).
 fn resumes<S>(state: S, input: impl Fn(Candle) -> S::Input)
 where
     S: Indicator + Clone + Serialize + DeserializeOwned,
-    S::Output: PartialEq + std::fmt::Debug,
+    S::Output: std::fmt::Debug,
 {
-    let bars = bars();
-    let mut whole = state.clone();
-    let expected: Vec<_> = bars.iter().map(|b| whole.update(input(*b))).collect();
-    for split in [0, 1, 33, 200, 399] {
-        let mut first = state.clone();
-        let mut got: Vec<_> = bars[..split].iter().map(|b| first.update(input(*b))).collect();
-        let saved = serde_json::to_string(&first).unwrap();
-        let mut restored: S = serde_json::from_str(&saved).unwrap();
-        got.extend(bars[split..].iter().map(|b| restored.update(input(*b))));
-        assert_eq!(got, expected, "split {split}");
+    for bars in [bars(), bars_with_non_finite_values()] {
+        let mut whole = state.clone();
+        let expected: Vec<_> = bars.iter().map(|b| whole.update(input(*b))).collect();
+        let expected = format!("{expected:?}");
+        for split in [0, 1, 14, 33, 42, 61, 91, 200, 399] {
+            let mut first = state.clone();
+            let mut got: Vec<_> = bars[..split].iter().map(|b| first.update(input(*b))).collect();
+            let saved = serde_json::to_string(&first).unwrap();
+            let mut restored: S =
+                serde_json::from_str(&saved).unwrap_or_else(|e| panic!("split {split}: {e}\n{saved}"));
+            got.extend(bars[split..].iter().map(|b| restored.update(input(*b))));
+            assert_eq!(format!("{got:?}"), expected, "split {split}");
+        }
     }
 }
 
@@ -73,4 +93,23 @@ fn saved_states_resume_exactly() {
     resumes(finstage_indicators::Cci::new(20).unwrap().state(), bar);
     resumes(finstage_indicators::Mfi::new(14).unwrap().state(), bar);
     resumes(finstage_indicators::Vwap::default().state(), bar);
+    resumes(
+        finstage_indicators::Vwap::new(finstage_indicators::VwapAnchor::Anchored).state(),
+        bar,
+    );
+    resumes(finstage_indicators::Sma::new(20).unwrap().state(), close);
+    resumes(finstage_indicators::Ema::new(20).unwrap().state(), close);
+    resumes(finstage_indicators::Dema::new(20).unwrap().state(), close);
+    resumes(finstage_indicators::Tema::new(20).unwrap().state(), close);
+    resumes(finstage_indicators::StdDev::new(20).unwrap().state(), close);
+    resumes(finstage_indicators::Mom::new(10).unwrap().state(), close);
+    resumes(finstage_indicators::Roc::new(10).unwrap().state(), close);
+    resumes(finstage_indicators::Atr::new(14).unwrap().state(), bar);
+    resumes(finstage_indicators::Natr::new(14).unwrap().state(), bar);
+    resumes(finstage_indicators::TRange.state(), bar);
+    resumes(finstage_indicators::Obv.state(), bar);
+    resumes(finstage_indicators::WillR::new(14).unwrap().state(), bar);
+    resumes(finstage_indicators::PlusDi::new(14).unwrap().state(), bar);
+    resumes(finstage_indicators::MinusDi::new(14).unwrap().state(), bar);
+    resumes(finstage_indicators::Dx::new(14).unwrap().state(), bar);
 }
