@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
-use finstage_indicators::{Computation, IndicatorSpec, OutputSpec, compute};
-use finstage_indicators_bench::all::{BARS, COMPUTE, GROUP, PUSH, STATES, SYMBOLS};
+use finstage_indicators::{Columns, Computation, IndicatorSpec, OutputSpec, compute};
+use finstage_indicators_bench::all::{BARS, COMPUTE, GROUP, PUSH, REUSED, STATES, SYMBOLS};
 use finstage_indicators_bench::data::Series;
 use finstage_indicators_bench::streaming::{Feed, state_of};
 
@@ -56,6 +56,18 @@ fn all_indicators(c: &mut Criterion) {
         b.iter(|| {
             for view in &views {
                 black_box(compute(&specs, view).expect("bars have times"));
+            }
+        });
+    });
+
+    group.bench_function(REUSED, |b| {
+        let mut computation = Computation::new(&specs);
+        let mut columns = Columns::default();
+        b.iter(|| {
+            for view in &views {
+                computation.reset();
+                computation.extend_into(view, &mut columns).expect("bars have times");
+                black_box(&columns);
             }
         });
     });

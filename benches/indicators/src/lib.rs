@@ -80,13 +80,16 @@ pub mod all {
     pub const GROUP: &str = "all_indicators";
     /// `compute` over each symbol's bars.
     pub const COMPUTE: &str = "compute";
+    /// One `Computation`, `reset` and `extend_into` the same `Columns` for each symbol.
+    pub const REUSED: &str = "computation_reused";
     /// One `Computation` per symbol fed bar by bar with `push`.
     pub const PUSH: &str = "computation_push";
     /// One streaming state per indicator and symbol, fed bar by bar.
     pub const STATES: &str = "states";
     /// The functions with their report labels.
-    pub const FUNCTIONS: [(&str, &str); 3] = [
+    pub const FUNCTIONS: [(&str, &str); 4] = [
         (COMPUTE, "batch: `compute` per symbol"),
+        (REUSED, "batch: one `Computation`, `reset` + `extend_into` per symbol"),
         (PUSH, "streaming: `Computation::push` per bar"),
         (STATES, "streaming: one state per indicator, `update` per bar"),
     ];

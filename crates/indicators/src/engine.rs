@@ -216,29 +216,73 @@ impl Computation {
         self.nodes.len()
     }
 
+    /// Forgets every bar, as if the computation were new, keeping its plan and its buffers:
+    /// the way to run one computation over many symbols without allocating per symbol.
+    ///
+    /// ```
+    /// use finstage_indicators::{Bars, Candle, Columns, Computation, parse_specs};
+    ///
+    /// let symbols: Vec<Bars> = (1..=3)
+    ///     .map(|s| (0..50).map(|i| Candle::new(1.0, 2.0, 0.5, f64::from(s * 10 + i % 7), 100.0)).collect())
+    ///     .collect();
+    /// let mut computation = Computation::new(&parse_specs("sma:5,rsi:14")?);
+    /// let mut columns = Columns::default();
+    /// for bars in &symbols {
+    ///     computation.reset();
+    ///     computation.extend_into(&bars.view(), &mut columns)?;
+    ///     assert_eq!(columns.len(), 50);
+    ///     // … store `columns` before the next symbol overwrites them.
+    /// }
+    /// # Ok::<(), finstage_indicators::IndicatorError>(())
+    /// ```
+    pub fn reset(&mut self) {
+        for node in &mut self.nodes {
+            node.op.reset();
+        }
+        self.rows = 0;
+    }
+
     /// Feeds `bars` and returns the rows they add to every column.
     ///
     /// # Errors
     /// [`IndicatorError::MissingTime`] when a session VWAP is planned and `bars` has no
     /// timestamps; nothing is consumed then.
     pub fn extend(&mut self, bars: &Ohlcv<'_>) -> Result<Columns, IndicatorError> {
+        let mut columns = Columns::default();
+        self.extend_into(bars, &mut columns)?;
+        Ok(columns)
+    }
+
+    /// Feeds `bars` and writes the rows they add to every column into `columns`, replacing what
+    /// it held but reusing its allocations: with [`reset`](Computation::reset), a batch job over
+    /// many symbols allocates nothing after the first.
+    ///
+    /// # Errors
+    /// [`IndicatorError::MissingTime`] when a session VWAP is planned and `bars` has no
+    /// timestamps; nothing is consumed and `columns` is left as it was.
+    pub fn extend_into(&mut self, bars: &Ohlcv<'_>, columns: &mut Columns) -> Result<(), IndicatorError> {
         if self.needs_time && bars.time().is_none() && !bars.is_empty() {
             return Err(IndicatorError::MissingTime {
                 indicator: "vwap:session",
             });
         }
-        let mut values: Vec<Vec<f64>> = self.outputs.iter().map(|_| Vec::with_capacity(bars.len())).collect();
+        if !columns.names.iter().eq(self.outputs.iter().map(|c| &c.name)) {
+            columns.names.clear();
+            columns.names.extend(self.outputs.iter().map(|c| c.name.clone()));
+        }
+        columns.values.resize_with(self.outputs.len(), Vec::new);
+        for column in &mut columns.values {
+            column.clear();
+            column.reserve(bars.len());
+        }
         // Block by block, so that the scratch columns of every step stay in the cache.
         let mut from = 0;
         while from < bars.len() {
             let block = bars.slice(from..from + BLOCK);
-            self.run_block(&block, &mut values);
+            self.run_block(&block, &mut columns.values);
             from += BLOCK;
         }
-        Ok(Columns {
-            names: self.outputs.iter().map(|c| c.name.clone()).collect(),
-            values,
-        })
+        Ok(())
     }
 
     /// Runs every step over `bars` and appends their rows to the output columns `values`.
@@ -411,6 +455,27 @@ enum Op {
 }
 
 impl Op {
+    /// Forgets every row, keeping the buffers.
+    fn reset(&mut self) {
+        match self {
+            Self::Typical | Self::Map(_) => {}
+            Self::Sma(s) => s.reset(),
+            Self::Variance(v) => v.reset(),
+            Self::Ema(e) => e.reset(),
+            Self::Wma(w) => w.reset(),
+            Self::Rsi(r) => r.reset(),
+            Self::TRange(t) => t.reset(),
+            Self::Wilder(w) => w.reset(),
+            Self::Directional(d) => d.reset(),
+            Self::MinMax(m) => m.reset(),
+            Self::Cci(c) => c.reset(),
+            Self::Mfi(m) => m.reset(),
+            Self::Obv(o) => o.reset(),
+            Self::Vwap(v) => v.reset(),
+            Self::Lag(l) => l.reset(),
+        }
+    }
+
     fn new(kind: &Kind) -> (Self, usize) {
         match *kind {
             Kind::Typical => (Self::Typical, 1),
@@ -813,5 +878,41 @@ mod tests {
                 assert_eq!(column[i].to_bits(), value.to_bits(), "{name} row {i}");
             }
         }
+    }
+
+    #[test]
+    fn extend_into_replaces_the_columns_of_another_computation() {
+        let b = bars(300);
+        let specs = parse_specs("stoch,cci,vwap:session,macd.hist").unwrap();
+        let mut columns = compute(&parse_specs("sma:3,rsi").unwrap(), &bars(40).view()).unwrap();
+        let mut running = Computation::new(&specs);
+        running.extend(&bars(120).view()).unwrap();
+        running.reset();
+        running.extend_into(&b.view(), &mut columns).unwrap();
+        let expected = compute(&specs, &b.view()).unwrap();
+        let bits = |c: &Columns| {
+            c.iter()
+                .map(|(name, values)| (name.to_owned(), values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&columns), bits(&expected));
+    }
+
+    #[test]
+    fn extend_into_without_times_leaves_the_columns_alone() {
+        let b = bars(50);
+        let specs = parse_specs("vwap:session").unwrap();
+        let mut columns = compute(&specs, &b.view()).unwrap();
+        let before = columns.clone();
+        let view = b.view();
+        let timeless = Ohlcv::new(view.open(), view.high(), view.low(), view.close(), view.volume()).unwrap();
+        let mut running = Computation::new(&specs);
+        assert!(matches!(
+            running.extend_into(&timeless, &mut columns),
+            Err(IndicatorError::MissingTime { .. })
+        ));
+        assert_eq!(columns.names().collect::<Vec<_>>(), before.names().collect::<Vec<_>>());
+        assert_eq!(columns.len(), before.len());
+        assert_eq!(running.rows(), 0);
     }
 }

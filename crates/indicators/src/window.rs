@@ -383,8 +383,16 @@ impl MinMaxWindow {
         self.lows.prefix = new_lows.iter().copied().reduce(pick_low).unwrap_or(f64::NAN);
     }
 
+    /// Back to the state of [`MinMaxWindow::new`], keeping the buffers.
     pub(crate) fn reset(&mut self) {
-        *self = Self::new(self.period as usize);
+        self.core = MinMaxCore::default();
+        self.history.0.fill(0.0);
+        self.history.1.fill(0.0);
+        self.history_cursor = Cursor::default();
+        for side in [&mut self.highs, &mut self.lows] {
+            side.prefix = f64::NAN;
+            side.suffix.fill(f64::NAN);
+        }
     }
 }
 

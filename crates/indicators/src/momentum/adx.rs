@@ -6,7 +6,7 @@ use std::fmt;
 use crate::error::{IndicatorError, check_period};
 use crate::indicator::{Indicator, run};
 use crate::input::Candle;
-use crate::math::{clamp_percent, is_zero};
+use crate::math::{clamp_percent, is_zero, keep_if};
 use crate::volatility::trange::{hlc, true_range};
 
 /// The values of the directional system at one bar; `None` where an output is still warming up.
@@ -73,13 +73,10 @@ impl Directional {
         }
         let up = high - previous_high;
         let down = previous_low - low;
-        let (plus, minus) = if down > 0.0 && up < down {
-            (0.0, down)
-        } else if up > 0.0 && up > down {
-            (up, 0.0)
-        } else {
-            (0.0, 0.0)
-        };
+        // The larger move, if positive, counts: the two conditions exclude each other. Masks,
+        // not branches: which way a bar moves is a coin toss the processor cannot predict.
+        let plus = keep_if((up > 0.0) & (up > down), up);
+        let minus = keep_if((down > 0.0) & (up < down), down);
         let tr = true_range(high, low, previous_close);
         if bar < self.period {
             self.plus_dm += plus;

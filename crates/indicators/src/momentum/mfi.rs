@@ -5,7 +5,7 @@ use std::fmt;
 use crate::error::{IndicatorError, check_lengths, check_period};
 use crate::indicator::{Indicator, run};
 use crate::input::Candle;
-use crate::math::is_zero_scaled;
+use crate::math::{is_zero_scaled, keep_if};
 use crate::window::{Cursor, slots};
 
 /// Money flow index: an RSI of money flow (typical price × volume).
@@ -161,7 +161,9 @@ impl MfiState {
         } else {
             typical * volume
         };
-        let (positive, negative) = if change < 0.0 { (0.0, flow) } else { (flow, 0.0) };
+        // Masks, not a branch: whether the typical price fell is a coin toss to the processor.
+        let fell = change < 0.0;
+        let (positive, negative) = (keep_if(!fell, flow), keep_if(fell, flow));
         // Both windows share the cursor: write the negative slot, then push the positive one.
         let mut shadow = core.cursor;
         shadow.push(negatives, negative);

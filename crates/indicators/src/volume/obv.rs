@@ -5,6 +5,7 @@ use std::fmt;
 use crate::error::{IndicatorError, check_lengths};
 use crate::indicator::{Indicator, run};
 use crate::input::Candle;
+use crate::math::keep_if;
 
 /// On-balance volume: a running total that adds the bar's volume when the close rose, subtracts
 /// it when the close fell, and keeps it when unchanged. `OBV[0] = volume[0]`, as in TA-Lib.
@@ -69,9 +70,8 @@ impl ObvState {
     pub(crate) fn update_close(&mut self, close: f64, volume: f64) -> f64 {
         match self.previous_close.replace(close) {
             None => self.total = volume,
-            Some(previous) if close > previous => self.total += volume,
-            Some(previous) if close < previous => self.total -= volume,
-            Some(_) => {}
+            // `+volume` on an up bar, `−volume` on a down bar, `+0` otherwise, without a branch.
+            Some(previous) => self.total += keep_if(close > previous, volume) + keep_if(close < previous, -volume),
         }
         self.total
     }

@@ -113,9 +113,17 @@ fn check_paths(spec: IndicatorSpec, bars: &Bars, split: usize) -> Result<Vec<Vec
     let mut incremental = Computation::new(&specs);
     let mut parts = incremental.extend(&view.slice(0..split)).unwrap();
     parts.append(incremental.extend(&view.slice(split..bars.len())).unwrap());
+    // The same computation, reset after it has seen every bar, writing into reused columns.
+    let mut reused_computation = incremental.clone();
+    reused_computation.reset();
+    let mut reused = parts.clone();
+    reused_computation.extend_into(&view, &mut reused).unwrap();
+    prop_assert_eq!(reused.width(), parts.width());
+    prop_assert_eq!(reused.len(), bars.len());
     for (c, name) in names.iter().enumerate() {
         let whole = computed.get(name).unwrap();
         let pieced = parts.get(name).unwrap();
+        let again = reused.get(name).unwrap();
         for i in 0..bars.len() {
             prop_assert!(
                 same(whole[i], batched[c][i]),
@@ -131,6 +139,14 @@ fn check_paths(spec: IndicatorSpec, bars: &Bars, split: usize) -> Result<Vec<Vec
                 name,
                 i,
                 pieced[i],
+                batched[c][i]
+            );
+            prop_assert!(
+                same(again[i], batched[c][i]),
+                "{} row {}: after reset {} batch {}",
+                name,
+                i,
+                again[i],
                 batched[c][i]
             );
         }
