@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 
 use crate::average::dema::dema;
-use crate::average::ema::EmaState;
+use crate::average::ema::{EmaState, step as ema_step};
 use crate::average::sma::SmaState;
 use crate::average::tema::tema;
 use crate::average::wma::WmaState;
@@ -173,7 +173,13 @@ struct OutputColumn {
 impl Computation {
     /// Plans the computation of `specs`.
     pub fn new(specs: &[OutputSpec]) -> Self {
+        // Plan once to learn which EMAs the specs need, then again with those that can run
+        // side by side gathered into one step.
         let mut planner = Planner::default();
+        for spec in specs {
+            planner.plan(spec.indicator());
+        }
+        let mut planner = Planner::with_ema_group(&planner.nodes);
         let mut outputs: Vec<OutputColumn> = Vec::new();
         for spec in specs {
             let indicator = spec.indicator();
@@ -452,6 +458,7 @@ enum Op {
     Vwap(VwapState),
     Lag(Lag),
     Map(Formula),
+    Emas(EmaGroup),
 }
 
 impl Op {
@@ -473,6 +480,7 @@ impl Op {
             Self::Obv(o) => o.reset(),
             Self::Vwap(v) => v.reset(),
             Self::Lag(l) => l.reset(),
+            Self::Emas(g) => g.members.iter_mut().for_each(|m| m.state.reset()),
         }
     }
 
@@ -530,6 +538,10 @@ impl Node {
         let [a, b, c] = self.input_columns(bars, done, skip);
         for column in out.iter_mut() {
             column[..skip].fill(f64::NAN);
+        }
+        if let Op::Emas(group) = &mut self.op {
+            group.run(a, out, offset);
+            return;
         }
         let [first, rest @ ..] = out else {
             unreachable!("every step has an output")
@@ -607,6 +619,64 @@ impl Node {
                 *d = state;
             }
             Op::Map(formula) => formula.apply_all(out0, a, b, c),
+            // Run above, with every output column.
+            Op::Emas(_) => {}
+        }
+    }
+}
+
+/// EMAs of the close and of each other, run side by side in one loop: each EMA's recursion is a
+/// chain of dependent operations, and independent chains overlap in the processor only when
+/// they are in the same loop (TEMA's three EMAs and MACD's two lines, run one after the other,
+/// cost 2.5 times as much).
+#[derive(Clone, Debug)]
+struct EmaGroup {
+    members: Vec<EmaMember>,
+}
+
+#[derive(Clone, Debug)]
+struct EmaMember {
+    state: EmaState,
+    /// The member whose EMA this one smooths; `None` for the close.
+    of: Option<usize>,
+    /// The first row it consumes.
+    start: usize,
+}
+
+impl EmaGroup {
+    /// Writes every member's column for the rows of `close`, the first of which is row `offset`.
+    fn run(&mut self, close: &[f64], out: &mut [Vec<f64>], offset: usize) {
+        let mut row = 0;
+        // Row by row, through `update`, until every member is seeded.
+        while row < close.len() && !self.members.iter().all(|m| m.state.is_seeded()) {
+            for (i, member) in self.members.iter_mut().enumerate() {
+                let x = member.of.map_or(close[row], |of| out[of][row]);
+                out[i][row] = if offset + row < member.start {
+                    f64::NAN
+                } else {
+                    member.state.update(x).unwrap_or(f64::NAN)
+                };
+            }
+            row += 1;
+        }
+        if row == close.len() {
+            return;
+        }
+        // Then the recursions side by side: `update`'s arithmetic for a seeded EMA, so the same
+        // bits.
+        let mut values: Vec<f64> = self.members.iter().map(|m| m.state.value()).collect();
+        let coefficients: Vec<(f64, f64)> = self.members.iter().map(|m| m.state.coefficients()).collect();
+        let of: Vec<Option<usize>> = self.members.iter().map(|m| m.of).collect();
+        for (row, &x) in close.iter().enumerate().skip(row) {
+            for i in 0..values.len() {
+                let input = of[i].map_or(x, |of| values[of]);
+                let (decay, minus_k) = coefficients[i];
+                values[i] = ema_step(values[i], decay, minus_k * input);
+                out[i][row] = values[i];
+            }
+        }
+        for (member, value) in self.members.iter_mut().zip(values) {
+            member.state.set_value(value);
         }
     }
 }
@@ -639,18 +709,74 @@ fn each<S: Clone>(state: &mut S, out: &mut [f64], rows: &[f64], mut step: impl F
 struct Planner {
     nodes: Vec<Node>,
     index: HashMap<(Kind, [Source; 3], usize), usize>,
+    /// EMAs computed by the EMA group: the slot of each.
+    grouped: HashMap<(Kind, [Source; 3], usize), Source>,
     slots: usize,
 }
 
 const NONE: Source = Source::Close;
 
 impl Planner {
+    /// A planner whose first step is one [`EmaGroup`] of the EMAs in `nodes` (a plan) that
+    /// smooth the close or each other, when there are two or more of them.
+    fn with_ema_group(nodes: &[Node]) -> Self {
+        let mut planner = Self::default();
+        // Where each grouped EMA of `nodes` is: its slot there, and its member index.
+        let mut members: Vec<EmaMember> = Vec::new();
+        let mut keys = Vec::new();
+        let mut member_of_slot: HashMap<usize, usize> = HashMap::new();
+        for node in nodes {
+            let Op::Ema(state) = &node.op else { continue };
+            if state.period() < 2 {
+                // Period 1 copies its input: nothing to overlap.
+                continue;
+            }
+            let of = match node.inputs[0] {
+                Source::Close => None,
+                Source::Slot(slot) => match member_of_slot.get(&slot) {
+                    Some(&member) => Some(member),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            member_of_slot.insert(node.first_slot, members.len());
+            members.push(EmaMember {
+                state: state.clone(),
+                of,
+                start: node.start,
+            });
+            keys.push((Kind::Ema(state.period()), node.start));
+        }
+        if members.len() < 2 {
+            return planner;
+        }
+        let outputs = members.len();
+        for (i, ((kind, start), member)) in keys.into_iter().zip(&members).enumerate() {
+            let input = member.of.map_or(Source::Close, Source::Slot);
+            planner
+                .grouped
+                .insert((kind, [input, NONE, NONE], start), Source::Slot(i));
+        }
+        planner.nodes.push(Node {
+            op: Op::Emas(EmaGroup { members }),
+            inputs: [Source::Close, NONE, NONE],
+            start: 0,
+            first_slot: 0,
+            outputs,
+        });
+        planner.slots = outputs;
+        planner
+    }
+
     /// The step `kind` over `inputs` from row `start`, created unless it exists; returns the
     /// source of each of its outputs.
     fn step(&mut self, kind: Kind, inputs: &[Source], start: usize) -> Vec<Source> {
         let mut padded = [NONE; 3];
         padded[..inputs.len()].copy_from_slice(inputs);
         let key = (kind, padded, start);
+        if let Some(&source) = self.grouped.get(&key) {
+            return vec![source];
+        }
         let node = match self.index.get(&key) {
             Some(&node) => node,
             None => {
@@ -821,6 +947,20 @@ mod tests {
                 Candle::new(close, high, low, close, 1_000.0 + (x * 13.0) % 500.0).at(i as i64 * 3_600)
             })
             .collect()
+    }
+
+    #[test]
+    fn emas_of_the_close_and_of_each_other_are_one_step() {
+        let steps = |specs: &str| Computation::new(&parse_specs(specs).unwrap()).steps();
+        // The three EMAs in one step, then the formula.
+        assert_eq!(steps("tema:20"), 2);
+        // The two lines in one step; the signal (an EMA of their difference) apart.
+        assert_eq!(steps("macd:12:26:9"), 4);
+        // All five EMAs of the close and of each other in one step.
+        assert_eq!(steps("ema:20,tema:20,macd:12:26:9"), 5);
+        // A lone EMA, and EMAs of period 1 (copies), are steps of their own.
+        assert_eq!(steps("ema:20"), 1);
+        assert_eq!(steps("ema:1,dema:1"), 3);
     }
 
     #[test]

@@ -116,6 +116,12 @@ pub(crate) fn step(value: f64, decay: f64, minus_kx: f64) -> f64 {
 }
 
 impl EmaState {
+    /// The period.
+    #[inline(always)]
+    pub(crate) fn period(&self) -> usize {
+        self.period
+    }
+
     /// Whether the seed is done and `update` runs the recursion.
     #[inline(always)]
     pub(crate) fn is_seeded(&self) -> bool {

@@ -26,11 +26,22 @@ pub(crate) struct DirectionalValues {
 /// `±DI = 100·(±DM / TR)` (0 when TR is zero), `DX = 100·|+DI − −DI| / (+DI + −DI)`, and ADX is
 /// the mean of the first `period` DX values followed by Wilder's smoothing
 /// `(ADX·(period−1) + DX) / period`. Where DX is undefined (no range, or both DI under 1e-14), DX
-/// repeats its previous value and ADX keeps its value. TA-Lib 0.8's arithmetic, bit for bit.
+/// repeats its previous value and ADX keeps its value.
+///
+/// The smoothings are evaluated as `s·((period−1)/period) + value` and
+/// `ADX·((period−1)/period) + DX·(1/period)`: one multiplication and one addition on each
+/// recursive chain, where TA-Lib's forms put a division (four times slower) on it. Values differ
+/// from TA-Lib's by units in the last place.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Directional {
     period: usize,
+    /// `(period − 1) / period`.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
+    keep: f64,
+    /// `1 / period`.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
+    inverse: f64,
     /// Bars seen, counted up to `2·period`.
     bars: usize,
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_float"))]
@@ -49,8 +60,11 @@ pub(crate) struct Directional {
 
 impl Directional {
     pub(crate) fn new(period: usize) -> Self {
+        let n = period as f64;
         Self {
             period,
+            keep: (n - 1.0) / n,
+            inverse: 1.0 / n,
             bars: 0,
             previous: None,
             plus_dm: 0.0,
@@ -84,10 +98,9 @@ impl Directional {
             self.range += tr;
             return DirectionalValues::default();
         }
-        let n = self.period as f64;
-        self.plus_dm = self.plus_dm - self.plus_dm / n + plus;
-        self.minus_dm = self.minus_dm - self.minus_dm / n + minus;
-        self.range = self.range - (self.range / n) + tr;
+        self.plus_dm = self.plus_dm * self.keep + plus;
+        self.minus_dm = self.minus_dm * self.keep + minus;
+        self.range = self.range * self.keep + tr;
 
         let (plus_di, minus_di, dx) = if self.range > 0.0 {
             let plus_di = 100.0 * (self.plus_dm / self.range);
@@ -111,11 +124,11 @@ impl Directional {
             self.adx += dx.unwrap_or(0.0);
             None
         } else if bar == 2 * self.period - 1 {
-            self.adx = (self.adx + dx.unwrap_or(0.0)) / n;
+            self.adx = (self.adx + dx.unwrap_or(0.0)) / self.period as f64;
             Some(self.adx)
         } else {
             if let Some(dx) = dx {
-                self.adx = ((self.adx * (n - 1.0)) + dx) / n;
+                self.adx = self.adx * self.keep + dx * self.inverse;
             }
             Some(self.adx)
         };

@@ -137,56 +137,105 @@ impl WindowKernel for CciState {
 
     /// The batch loop, eight rows at a time once the window is full: each row's sums are a chain
     /// of `period` dependent additions, and the eight rows' chains are independent, so they run
-    /// side by side. Each row's window is summed in the same slot order as [`Self::advance`]
-    /// does, so the values are the same bits.
+    /// side by side. Each row sums its window in slot order, as [`Self::advance`] does (and
+    /// TA-Lib), so the values are the same bits. Within a group of eight rows, only the eight
+    /// slots the group writes differ from row to row; every other slot adds the same value to
+    /// all eight sums.
     #[inline(never)]
     fn run_in_place(&mut self, values: &mut [f64]) {
-        const ROWS: usize = 8;
         let (cursor, window) = self.parts();
         let mut local = *cursor;
         let n = window.len();
-        let mut rows = values.chunks_exact_mut(ROWS);
-        // The window of each of the eight rows, slot by slot: `snapshot[slot][row]`.
-        let mut snapshot = vec![[0.0; ROWS]; n];
-        for group in &mut rows {
-            if !local.is_full(window) {
+        let mut groups = values.chunks_exact_mut(ROWS);
+        for group in &mut groups {
+            if n < 2 * ROWS || !local.is_full(window) {
                 for value in group.iter_mut() {
                     *value = Self::advance(&mut local, window, *value).unwrap_or(f64::NAN);
                 }
                 continue;
             }
             let typicals: [f64; ROWS] = std::array::from_fn(|row| group[row]);
-            for (slots, &value) in snapshot.iter_mut().zip(window.iter()) {
-                *slots = [value; ROWS];
-            }
             let first = local.next_slot();
-            for (k, &typical) in typicals.iter().enumerate() {
-                // Row `k` writes its typical price; rows from `k` on see it.
-                let slot = (first + k) % n;
-                snapshot[slot][k..].fill(typical);
-                local.push(window, typical);
-            }
+            // `written[m][row]`: what row `row` sees in the `m`-th slot the group writes.
+            let written: [[f64; ROWS]; ROWS] = std::array::from_fn(|m| {
+                let old = window[(first + m) % n];
+                std::array::from_fn(|row| if row >= m { typicals[m] } else { old })
+            });
             let mut sums = [0.0; ROWS];
-            for slots in &snapshot {
-                for row in 0..ROWS {
-                    sums[row] += slots[row];
-                }
-            }
+            in_slot_order(
+                &mut sums,
+                window,
+                first,
+                &written,
+                |sums, value| {
+                    for sum in sums {
+                        *sum += value;
+                    }
+                },
+                |sums, seen| {
+                    for (sum, value) in sums.iter_mut().zip(seen) {
+                        *sum += value;
+                    }
+                },
+            );
             let means = sums.map(|sum| sum / n as f64);
             let mut deviations = [0.0; ROWS];
-            for slots in &snapshot {
-                for row in 0..ROWS {
-                    deviations[row] += (slots[row] - means[row]).abs();
-                }
-            }
-            for row in 0..ROWS {
-                group[row] = cci(typicals[row], means[row], deviations[row], n);
+            in_slot_order(
+                &mut deviations,
+                window,
+                first,
+                &written,
+                |deviations, value| {
+                    for (deviation, mean) in deviations.iter_mut().zip(&means) {
+                        *deviation += (value - mean).abs();
+                    }
+                },
+                |deviations, seen| {
+                    for ((deviation, mean), value) in deviations.iter_mut().zip(&means).zip(seen) {
+                        *deviation += (value - mean).abs();
+                    }
+                },
+            );
+            for (row, &typical) in typicals.iter().enumerate() {
+                local.push(window, typical);
+                group[row] = cci(typical, means[row], deviations[row], n);
             }
         }
-        for value in rows.into_remainder() {
+        for value in groups.into_remainder() {
             *value = Self::advance(&mut local, window, *value).unwrap_or(f64::NAN);
         }
         *cursor = local;
+    }
+}
+
+/// Rows per group of [`CciState`]'s batch loop.
+const ROWS: usize = 8;
+
+/// Accumulates into `sums` (one per row) the slots of a full `window` in slot order, for a group
+/// of [`ROWS`] rows that write the slots `first..first + ROWS` (wrapping): `same` adds the value
+/// of a slot no row of the group writes, `seen` the values the rows see in a written slot
+/// (`written[m]` for the `m`-th).
+#[inline(always)]
+fn in_slot_order(
+    sums: &mut [f64; ROWS],
+    window: &[f64],
+    first: usize,
+    written: &[[f64; ROWS]; ROWS],
+    same: impl Fn(&mut [f64; ROWS], f64),
+    seen: impl Fn(&mut [f64; ROWS], &[f64; ROWS]),
+) {
+    let n = window.len();
+    let end = first + ROWS;
+    if end <= n {
+        window[..first].iter().for_each(|&value| same(sums, value));
+        written.iter().for_each(|values| seen(sums, values));
+        window[end..].iter().for_each(|&value| same(sums, value));
+    } else {
+        // The written slots wrap: the tail of `written` is at the start of the window.
+        let wrapped = end - n;
+        written[ROWS - wrapped..].iter().for_each(|values| seen(sums, values));
+        window[wrapped..first].iter().for_each(|&value| same(sums, value));
+        written[..ROWS - wrapped].iter().for_each(|values| seen(sums, values));
     }
 }
 

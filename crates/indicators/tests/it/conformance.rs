@@ -176,6 +176,34 @@ proptest! {
         check_paths(spec, &bars, split)?;
     }
 
+    /// Several specs planned together (sharing steps, EMAs run side by side) give each spec's
+    /// columns exactly as computed alone, in one call and fed in two parts.
+    #[test]
+    fn specs_planned_together_equal_each_alone(
+        specs in prop::collection::vec(spec_strategy(), 1..7),
+        bars in bars_strategy(700, true),
+        split in 0usize..700,
+    ) {
+        let split = split.min(bars.len());
+        let view = bars.view();
+        let all: Vec<OutputSpec> = specs.iter().copied().map(OutputSpec::all).collect();
+        let together = compute(&all, &view).unwrap();
+        let mut running = Computation::new(&all);
+        let mut parts = running.extend(&view.slice(0..split)).unwrap();
+        parts.append(running.extend(&view.slice(split..bars.len())).unwrap());
+        for spec in &all {
+            let alone = compute(std::slice::from_ref(spec), &view).unwrap();
+            for (name, expected) in alone.iter() {
+                for (path, columns) in [("together", &together), ("in two parts", &parts)] {
+                    let got = columns.get(name).unwrap();
+                    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+                        prop_assert!(same(*g, *e), "{} row {} {}: {} alone {}", name, i, path, g, e);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn lookbacks_are_exact_and_ranges_hold(spec in spec_strategy(), bars in bars_strategy(300, false)) {
         let columns = check_paths(spec, &bars, bars.len() / 2)?;
