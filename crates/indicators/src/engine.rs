@@ -632,6 +632,11 @@ impl Node {
 #[derive(Clone, Debug)]
 struct EmaGroup {
     members: Vec<EmaMember>,
+    /// The batch loop's running values, one per member, kept here so that a run allocates
+    /// nothing (`Computation::push` runs one for every bar).
+    values: Vec<f64>,
+    /// Per member: the member whose value it smooths (`None`: the close), and its coefficients.
+    inputs: Vec<(Option<usize>, f64, f64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -644,6 +649,21 @@ struct EmaMember {
 }
 
 impl EmaGroup {
+    fn new(members: Vec<EmaMember>) -> Self {
+        let inputs = members
+            .iter()
+            .map(|m| {
+                let (decay, minus_k) = m.state.coefficients();
+                (m.of, decay, minus_k)
+            })
+            .collect();
+        Self {
+            values: vec![0.0; members.len()],
+            members,
+            inputs,
+        }
+    }
+
     /// Writes every member's column for the rows of `close`, the first of which is row `offset`.
     fn run(&mut self, close: &[f64], out: &mut [Vec<f64>], offset: usize) {
         let mut row = 0;
@@ -664,18 +684,18 @@ impl EmaGroup {
         }
         // Then the recursions side by side: `update`'s arithmetic for a seeded EMA, so the same
         // bits.
-        let mut values: Vec<f64> = self.members.iter().map(|m| m.state.value()).collect();
-        let coefficients: Vec<(f64, f64)> = self.members.iter().map(|m| m.state.coefficients()).collect();
-        let of: Vec<Option<usize>> = self.members.iter().map(|m| m.of).collect();
+        let values = &mut self.values[..];
+        for (value, member) in values.iter_mut().zip(&self.members) {
+            *value = member.state.value();
+        }
         for (row, &x) in close.iter().enumerate().skip(row) {
-            for i in 0..values.len() {
-                let input = of[i].map_or(x, |of| values[of]);
-                let (decay, minus_k) = coefficients[i];
+            for (i, &(input, decay, minus_k)) in self.inputs.iter().enumerate() {
+                let input = input.map_or(x, |of| values[of]);
                 values[i] = ema_step(values[i], decay, minus_k * input);
                 out[i][row] = values[i];
             }
         }
-        for (member, value) in self.members.iter_mut().zip(values) {
+        for (member, &value) in self.members.iter_mut().zip(values.iter()) {
             member.state.set_value(value);
         }
     }
@@ -758,7 +778,7 @@ impl Planner {
                 .insert((kind, [input, NONE, NONE], start), Source::Slot(i));
         }
         planner.nodes.push(Node {
-            op: Op::Emas(EmaGroup { members }),
+            op: Op::Emas(EmaGroup::new(members)),
             inputs: [Source::Close, NONE, NONE],
             start: 0,
             first_slot: 0,
