@@ -225,6 +225,40 @@ pub(crate) struct MinMaxWindow {
     history_cursor: Cursor,
     highs: BlockSide,
     lows: BlockSide,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    scratch: Scratch,
+}
+
+/// Working memory a batch loop keeps between runs so as not to allocate per run. Not part of a
+/// state's value: always equal, cloned empty, never serialized.
+#[derive(Default)]
+pub(crate) struct Scratch(Vec<f64>);
+
+impl Scratch {
+    /// `len` zeroed values, reusing the buffer.
+    fn zeroed(&mut self, len: usize) -> &mut [f64] {
+        self.0.clear();
+        self.0.resize(len, 0.0);
+        &mut self.0
+    }
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
 }
 
 impl MinMaxWindow {
@@ -236,6 +270,7 @@ impl MinMaxWindow {
             history_cursor: Cursor::default(),
             highs: BlockSide::new(period),
             lows: BlockSide::new(period),
+            scratch: Scratch::default(),
         }
     }
 
@@ -327,8 +362,7 @@ impl MinMaxWindow {
         let past = self.history_cursor.len().min(period - 1);
         let skip = self.history_cursor.len() - past;
         let len = past + rows;
-        let mut scratch = vec![0.0; 3 * len];
-        let (sequence, runs) = scratch.split_at_mut(len);
+        let (sequence, runs) = self.scratch.zeroed(3 * len).split_at_mut(len);
         for (side, (column, out)) in [(high, &mut *highest), (low, &mut *lowest)].into_iter().enumerate() {
             let history = if side == 0 { &self.history.0 } else { &self.history.1 };
             for (slot, value) in sequence
@@ -373,14 +407,27 @@ impl MinMaxWindow {
         }
         // The history holds the last `period` bars: the previous block's last `period − offset`
         // values, then the current block's `offset` values.
-        let (old_highs, new_highs) = split_history(self.history_cursor, &self.history.0, period - offset);
-        let (old_lows, new_lows) = split_history(self.history_cursor, &self.history.1, period - offset);
-        self.highs.suffixes(old_highs.into_iter(), offset, older_is_higher);
-        self.lows.suffixes(old_lows.into_iter(), offset, older_is_lower);
         let pick_high = |older: f64, newer: f64| if older_is_higher(older, newer) { older } else { newer };
         let pick_low = |older: f64, newer: f64| if older_is_lower(older, newer) { older } else { newer };
-        self.highs.prefix = new_highs.iter().copied().reduce(pick_high).unwrap_or(f64::NAN);
-        self.lows.prefix = new_lows.iter().copied().reduce(pick_low).unwrap_or(f64::NAN);
+        let values = self.scratch.zeroed(period);
+        for (slot, value) in values
+            .iter_mut()
+            .zip(self.history_cursor.chronological(&self.history.0))
+        {
+            *slot = value;
+        }
+        let (old, new) = values.split_at(period - offset);
+        self.highs.suffixes(old.iter().copied(), offset, older_is_higher);
+        self.highs.prefix = new.iter().copied().reduce(pick_high).unwrap_or(f64::NAN);
+        for (slot, value) in values
+            .iter_mut()
+            .zip(self.history_cursor.chronological(&self.history.1))
+        {
+            *slot = value;
+        }
+        let (old, new) = values.split_at(period - offset);
+        self.lows.suffixes(old.iter().copied(), offset, older_is_lower);
+        self.lows.prefix = new.iter().copied().reduce(pick_low).unwrap_or(f64::NAN);
     }
 
     /// Back to the state of [`MinMaxWindow::new`], keeping the buffers.
@@ -394,13 +441,6 @@ impl MinMaxWindow {
             side.suffix.fill(f64::NAN);
         }
     }
-}
-
-/// The history's values, oldest first, split after the first `older`.
-fn split_history(cursor: Cursor, slots: &[f64], older: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut values: Vec<f64> = cursor.chronological(slots).collect();
-    let newer = values.split_off(older.min(values.len()));
-    (values, newer)
 }
 
 /// The extreme of every window of `period` values ending at `sequence[past..]`, written to

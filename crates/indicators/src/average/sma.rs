@@ -148,7 +148,9 @@ impl Indicator for SmaState {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.period);
+        // Keeps the window's buffer: a reset computation allocates nothing.
+        self.core = SmaCore::default();
+        self.window.fill(0.0);
     }
 
     fn lookback(&self) -> usize {

@@ -110,18 +110,21 @@ impl WmaState {
     const REBUILD_EVERY: usize = 8;
 
     pub(crate) fn new(period: usize) -> Self {
-        let core = WmaCore {
+        Self {
+            period,
+            core: Self::fresh_core(period),
+            window: slots(period),
+        }
+    }
+
+    fn fresh_core(period: usize) -> WmaCore {
+        WmaCore {
             seen: 0,
             period_sub: 0.0,
             period_sum: 0.0,
             trailing: 0.0,
             countdown: Self::REBUILD_EVERY * period,
             cursor: Cursor::default(),
-        };
-        Self {
-            period,
-            core,
-            window: slots(period),
         }
     }
 
@@ -185,7 +188,9 @@ impl Indicator for WmaState {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.period);
+        // Keeps the window's buffer: a reset computation allocates nothing.
+        self.core = Self::fresh_core(self.period);
+        self.window.fill(0.0);
     }
 
     fn lookback(&self) -> usize {

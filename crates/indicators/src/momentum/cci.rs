@@ -270,7 +270,9 @@ impl Indicator for CciState {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.period);
+        // Keeps the window's buffer: a reset computation allocates nothing.
+        self.cursor = Cursor::default();
+        self.window.fill(0.0);
     }
 
     fn lookback(&self) -> usize {

@@ -226,7 +226,10 @@ impl Indicator for MfiState {
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.period);
+        // Keeps the windows' buffers: a reset computation allocates nothing.
+        self.core = MfiCore::default();
+        self.positive.fill(0.0);
+        self.negative.fill(0.0);
     }
 
     fn lookback(&self) -> usize {

@@ -159,17 +159,20 @@ impl Variance {
     const REBUILD_EVERY: usize = 32;
 
     pub(crate) fn new(period: usize) -> Self {
-        let core = VarianceCore {
+        Self {
+            period,
+            core: Self::fresh_core(period),
+            window: slots(period),
+        }
+    }
+
+    fn fresh_core(period: usize) -> VarianceCore {
+        VarianceCore {
             shift: None,
             sum: 0.0,
             squares: 0.0,
             countdown: Self::REBUILD_EVERY * period,
             cursor: Cursor::default(),
-        };
-        Self {
-            period,
-            core,
-            window: slots(period),
         }
     }
 
@@ -180,7 +183,9 @@ impl Variance {
     }
 
     pub(crate) fn reset(&mut self) {
-        *self = Self::new(self.period);
+        // Keeps the window's buffer: a reset computation allocates nothing.
+        self.core = Self::fresh_core(self.period);
+        self.window.fill(0.0);
     }
 
     /// Recomputes the sums around the window's mean. (It takes and returns values, not the core,
