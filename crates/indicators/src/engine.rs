@@ -45,7 +45,7 @@ use crate::volatility::stddev::Variance;
 use crate::volatility::trange::TRangeState;
 use crate::volume::obv::ObvState;
 use crate::volume::vwap::{VwapAnchor, VwapState};
-use crate::window::{Lag, MinMaxWindow, WindowKernel};
+use crate::window::{Lag, MinMaxWindow, Scratch, WindowKernel};
 
 /// Computes every column of `specs` over `bars` in one pass over a shared plan.
 ///
@@ -451,7 +451,8 @@ enum Op {
     TRange(TRangeState),
     Wilder(Wilder),
     Directional(Directional),
-    MinMax(MinMaxWindow),
+    /// The window, and its working memory kept from block to block.
+    MinMax(MinMaxWindow, Scratch),
     Cci(CciState),
     Mfi(MfiState),
     Obv(ObvState),
@@ -474,7 +475,7 @@ impl Op {
             Self::TRange(t) => t.reset(),
             Self::Wilder(w) => w.reset(),
             Self::Directional(d) => d.reset(),
-            Self::MinMax(m) => m.reset(),
+            Self::MinMax(m, _) => m.reset(),
             Self::Cci(c) => c.reset(),
             Self::Mfi(m) => m.reset(),
             Self::Obv(o) => o.reset(),
@@ -495,7 +496,7 @@ impl Op {
             Kind::TRange => (Self::TRange(TRangeState::default()), 1),
             Kind::Wilder(n) => (Self::Wilder(Wilder::new(n)), 1),
             Kind::Directional(n) => (Self::Directional(Directional::new(n)), 4),
-            Kind::MinMax(n) => (Self::MinMax(MinMaxWindow::new(n)), 2),
+            Kind::MinMax(n) => (Self::MinMax(MinMaxWindow::new(n), Scratch::default()), 2),
             Kind::Cci(n) => (Self::Cci(CciState::new(n)), 1),
             Kind::Mfi(n) => (Self::Mfi(MfiState::new(n)), 1),
             Kind::Obv => (Self::Obv(ObvState::default()), 1),
@@ -573,7 +574,7 @@ impl Node {
             }
             Op::Mfi(s) => s.run(a, b, out0),
             Op::Lag(l) => l.run(a, out0),
-            Op::MinMax(w) => w.run(a, b, out0, &mut rest[0][skip..]),
+            Op::MinMax(w, scratch) => w.run(scratch, a, b, out0, &mut rest[0][skip..]),
             Op::Ema(e) => {
                 out0.copy_from_slice(a);
                 e.run_in_place(out0);

@@ -225,21 +225,23 @@ pub(crate) struct MinMaxWindow {
     history_cursor: Cursor,
     highs: BlockSide,
     lows: BlockSide,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    scratch: Scratch,
 }
 
-/// Working memory a batch loop keeps between runs so as not to allocate per run. Not part of a
-/// state's value: always equal, cloned empty, never serialized.
+/// Working memory of [`MinMaxWindow::run`], which a caller running it again and again (the
+/// engine) keeps so as not to allocate per run. Not part of any state's value: always equal,
+/// cloned empty.
 #[derive(Default)]
 pub(crate) struct Scratch(Vec<f64>);
 
 impl Scratch {
-    /// `len` zeroed values, reusing the buffer.
-    fn zeroed(&mut self, len: usize) -> &mut [f64] {
-        self.0.clear();
-        self.0.resize(len, 0.0);
-        &mut self.0
+    /// Room for `len` values, reusing the buffer; what it holds is left over from earlier runs
+    /// (every caller writes a value before reading it). A new buffer comes zeroed from the
+    /// allocator, which is cheaper than filling it.
+    fn room(&mut self, len: usize) -> &mut [f64] {
+        if self.0.len() < len {
+            self.0 = vec![0.0; len];
+        }
+        &mut self.0[..len]
     }
 }
 
@@ -270,7 +272,6 @@ impl MinMaxWindow {
             history_cursor: Cursor::default(),
             highs: BlockSide::new(period),
             lows: BlockSide::new(period),
-            scratch: Scratch::default(),
         }
     }
 
@@ -347,7 +348,14 @@ impl MinMaxWindow {
 
     /// Adds every bar; writes the extremes (NaN while warming up).
     #[inline(never)]
-    pub(crate) fn run(&mut self, high: &[f64], low: &[f64], highest: &mut [f64], lowest: &mut [f64]) {
+    pub(crate) fn run(
+        &mut self,
+        scratch: &mut Scratch,
+        high: &[f64],
+        low: &[f64],
+        highest: &mut [f64],
+        lowest: &mut [f64],
+    ) {
         let period = self.period as usize;
         let rows = high.len().min(low.len()).min(highest.len()).min(lowest.len());
         if rows < 2 * period {
@@ -362,7 +370,7 @@ impl MinMaxWindow {
         let past = self.history_cursor.len().min(period - 1);
         let skip = self.history_cursor.len() - past;
         let len = past + rows;
-        let (sequence, runs) = self.scratch.zeroed(3 * len).split_at_mut(len);
+        let (sequence, runs) = scratch.room(3 * len).split_at_mut(len);
         for (side, (column, out)) in [(high, &mut *highest), (low, &mut *lowest)].into_iter().enumerate() {
             let history = if side == 0 { &self.history.0 } else { &self.history.1 };
             for (slot, value) in sequence
@@ -394,12 +402,12 @@ impl MinMaxWindow {
             cursor.push(&mut self.history.0, high[row]);
             self.history_cursor.push(&mut self.history.1, low[row]);
         }
-        self.resume();
+        self.resume(scratch);
     }
 
     /// After the batch loop, restores what streaming keeps: the previous block's suffix
     /// extremes for the offsets still in the window, and the current block's running extreme.
-    fn resume(&mut self) {
+    fn resume(&mut self, scratch: &mut Scratch) {
         let period = self.period as usize;
         let offset = (self.core.seen % self.period) as usize;
         if period == 1 || offset == 0 {
@@ -409,7 +417,7 @@ impl MinMaxWindow {
         // values, then the current block's `offset` values.
         let pick_high = |older: f64, newer: f64| if older_is_higher(older, newer) { older } else { newer };
         let pick_low = |older: f64, newer: f64| if older_is_lower(older, newer) { older } else { newer };
-        let values = self.scratch.zeroed(period);
+        let values = scratch.room(period);
         for (slot, value) in values
             .iter_mut()
             .zip(self.history_cursor.chronological(&self.history.0))
@@ -646,7 +654,7 @@ mod tests {
                 let end = (at + length.max(1)).min(values.len());
                 let (mut highest, mut lowest) = (vec![0.0; end - at], vec![0.0; end - at]);
                 if batch {
-                    window.run(&values[at..end], &lows[at..end], &mut highest, &mut lowest);
+                    window.run(&mut Scratch::default(), &values[at..end], &lows[at..end], &mut highest, &mut lowest);
                 } else {
                     for t in at..end {
                         (highest[t - at], lowest[t - at]) =

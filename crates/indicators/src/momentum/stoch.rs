@@ -8,8 +8,8 @@ use crate::indicator::{Indicator, multi_output, run};
 use crate::input::Candle;
 use crate::math::{clamp_percent, is_zero_scaled};
 use crate::volatility::trange::hlc;
-use crate::window::MinMaxWindow;
 use crate::window::WindowKernel;
+use crate::window::{MinMaxWindow, Scratch};
 
 /// Slow stochastic oscillator, as TA-Lib's STOCH with simple moving averages.
 ///
@@ -114,8 +114,11 @@ impl fmt::Display for Stoch {
     }
 }
 
-/// Rows per chunk of the batch loop.
-const CHUNK: usize = 4096;
+/// Rows per chunk of the batch loop: the chunk's columns stay in the cache, and its working
+/// memory stays small enough that the allocator does not hand it back to the kernel after every
+/// call (chunks of 4,096 rows made `Stoch::batch` over 2,520 bars three times slower, in page
+/// faults).
+const CHUNK: usize = 512;
 
 multi_output!(
     /// One row of a stochastic oscillator.
@@ -180,6 +183,7 @@ impl Indicator for StochState {
         // In chunks, so that the columns of a chunk stay in the cache.
         let mut inputs = inputs.into_iter().peekable();
         let (mut high, mut low, mut close) = (Vec::new(), Vec::new(), Vec::new());
+        let mut scratch = Scratch::default();
         while inputs.peek().is_some() {
             high.clear();
             low.clear();
@@ -192,7 +196,14 @@ impl Indicator for StochState {
             let start = out.k.len();
             out.k.resize(start + close.len(), f64::NAN);
             out.d.resize(start + close.len(), f64::NAN);
-            self.run(&high, &low, &close, &mut out.k[start..], &mut out.d[start..]);
+            self.run(
+                &mut scratch,
+                &high,
+                &low,
+                &close,
+                &mut out.k[start..],
+                &mut out.d[start..],
+            );
         }
     }
 }
@@ -201,11 +212,12 @@ impl StochState {
     /// The batch loop, column by column: the window's extremes (block algorithm), fast %K, then
     /// each SMA over exactly the rows the streaming state would feed it, so the values are
     /// `update`'s.
-    fn run(&mut self, high: &[f64], low: &[f64], close: &[f64], k: &mut [f64], d: &mut [f64]) {
+    fn run(&mut self, scratch: &mut Scratch, high: &[f64], low: &[f64], close: &[f64], k: &mut [f64], d: &mut [f64]) {
         let n = close.len();
+        // (Fresh columns per chunk measured faster than columns kept from chunk to chunk.)
         let (mut highest, mut lowest) = (vec![0.0; n], vec![0.0; n]);
         let warm = self.window.warming().min(n);
-        self.window.run(high, low, &mut highest, &mut lowest);
+        self.window.run(scratch, high, low, &mut highest, &mut lowest);
         for row in warm..n {
             k[row] = fast_k(close[row], highest[row], lowest[row]);
         }
