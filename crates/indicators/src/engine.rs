@@ -161,7 +161,7 @@ pub struct Computation {
 
 /// Rows per block of [`Computation::extend`]: the scratch columns of a block of all the steps
 /// of a large plan fit in the L2 cache.
-const BLOCK: usize = 256;
+const BLOCK: usize = 512;
 
 #[derive(Clone, Debug)]
 struct OutputColumn {
