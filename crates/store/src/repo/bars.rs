@@ -1,0 +1,336 @@
+//! The `daily_bars` table.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
+use diesel::upsert::excluded;
+use diesel_async::RunQueryDsl;
+use finstage_domain::{Bar, Symbol};
+
+use crate::error::StoreError;
+use crate::repo::{Exec, MysqlValues};
+use crate::schema::daily_bars;
+use crate::store::{Conn, ConnMut};
+
+/// Daily bars of every symbol, one per symbol and date.
+pub struct DailyBars<'a> {
+    pub(crate) exec: Exec<'a>,
+}
+
+/// One row, as stored.
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = daily_bars, treat_none_as_default_value = false)]
+pub(crate) struct BarRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) symbol: String,
+    #[diesel(sql_type = Date)]
+    pub(crate) date: NaiveDate,
+    #[diesel(sql_type = Double)]
+    pub(crate) open: f64,
+    #[diesel(sql_type = Double)]
+    pub(crate) high: f64,
+    #[diesel(sql_type = Double)]
+    pub(crate) low: f64,
+    #[diesel(sql_type = Double)]
+    pub(crate) close: f64,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub(crate) adj_close: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) volume: i64,
+}
+
+impl BarRow {
+    fn new(symbol: &Symbol, bar: &Bar) -> Result<Self, StoreError> {
+        Ok(Self {
+            symbol: symbol.as_str().to_owned(),
+            date: bar.time().to_utc().date_naive(),
+            open: bar.open(),
+            high: bar.high(),
+            low: bar.low(),
+            close: bar.close(),
+            adj_close: bar.adj_close(),
+            volume: i64::try_from(bar.volume())
+                .map_err(|_| StoreError::InvalidInput(format!("volume {} exceeds a BIGINT", bar.volume())))?,
+        })
+    }
+
+    fn into_bar(self) -> Result<(Symbol, Bar), StoreError> {
+        let invalid = |message: String| StoreError::InvalidRow {
+            table: "daily_bars",
+            message,
+        };
+        let symbol = Symbol::parse(&self.symbol).map_err(|e| invalid(e.to_string()))?;
+        let volume = u64::try_from(self.volume).map_err(|_| invalid(format!("negative volume {}", self.volume)))?;
+        let mut bar = Bar::new(self.date, self.open, self.high, self.low, self.close, volume)
+            .map_err(|e| invalid(e.to_string()))?;
+        if let Some(adj_close) = self.adj_close {
+            bar = bar.with_adj_close(adj_close).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok((symbol, bar))
+    }
+}
+
+/// What an upsert did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpsertSummary {
+    /// Bars written (inserted or replaced), after duplicates in the input were folded.
+    pub rows: u64,
+    /// Statements executed (chunks).
+    pub statements: u64,
+}
+
+impl DailyBars<'_> {
+    /// Writes `bars` of `symbol`: a new date is inserted, an existing date is replaced by the
+    /// new bar (a corrected bar wins), and the same bars written again change nothing. Bars are
+    /// sent in statements of `bulk_chunk_size` rows, all in one transaction (a savepoint when
+    /// the caller's transaction is open). Within `bars`, the last bar of a date wins. A bar with
+    /// a timestamp counts for its UTC date.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for a volume beyond a BIGINT (nothing is written);
+    /// [`StoreError::Query`] from the database (nothing is written).
+    pub async fn upsert(self, symbol: &Symbol, bars: &[Bar]) -> Result<UpsertSummary, StoreError> {
+        self.upsert_many(&[(*symbol, bars)]).await
+    }
+
+    /// [`upsert`](Self::upsert) for several symbols in one transaction.
+    ///
+    /// # Errors
+    /// As [`upsert`](Self::upsert).
+    pub async fn upsert_many(mut self, symbols: &[(Symbol, &[Bar])]) -> Result<UpsertSummary, StoreError> {
+        let mut rows = Vec::with_capacity(symbols.iter().map(|(_, bars)| bars.len()).sum());
+        for (symbol, bars) in symbols {
+            for bar in *bars {
+                rows.push(BarRow::new(symbol, bar)?);
+            }
+        }
+        let rows = last_of_each_key(rows);
+        if rows.is_empty() {
+            return Ok(UpsertSummary::default());
+        }
+        self.exec.transaction(async |conn| upsert_rows(conn, &rows).await).await
+    }
+
+    /// The bars of `symbol` from `from` to `to` (both included), oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] from the database; [`StoreError::InvalidRow`] for a stored row that is not
+    /// a valid bar.
+    pub async fn range(mut self, symbol: &Symbol, from: NaiveDate, to: NaiveDate) -> Result<Vec<Bar>, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let rows: Vec<BarRow> = run!(conn, "daily_bars.range", c => daily_bars::table
+            .select(BarRow::as_select())
+            .filter(daily_bars::symbol.eq(symbol.as_str()))
+            .filter(daily_bars::date.between(from, to))
+            .order(daily_bars::date.asc())
+            .load(c)
+            .await)?;
+        rows.into_iter().map(|row| row.into_bar().map(|(_, bar)| bar)).collect()
+    }
+
+    /// The last `n` bars of `symbol`, oldest first.
+    ///
+    /// # Errors
+    /// As [`range`](Self::range).
+    pub async fn latest(mut self, symbol: &Symbol, n: u32) -> Result<Vec<Bar>, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let rows: Vec<BarRow> = run!(conn, "daily_bars.latest", c => daily_bars::table
+            .select(BarRow::as_select())
+            .filter(daily_bars::symbol.eq(symbol.as_str()))
+            .order(daily_bars::date.desc())
+            .limit(i64::from(n))
+            .load(c)
+            .await)?;
+        let mut bars = rows
+            .into_iter()
+            .map(|row| row.into_bar().map(|(_, bar)| bar))
+            .collect::<Result<Vec<_>, _>>()?;
+        bars.reverse();
+        Ok(bars)
+    }
+
+    /// The latest bar of each of `symbols` that has one, in one statement, in the order of
+    /// `symbols`.
+    ///
+    /// # Errors
+    /// As [`range`](Self::range).
+    pub async fn latest_of_many(mut self, symbols: &[Symbol]) -> Result<Vec<(Symbol, Bar)>, StoreError> {
+        if symbols.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let rows = latest_rows(conn, symbols).await?;
+        let mut by_symbol: HashMap<String, BarRow> = rows.into_iter().map(|row| (row.symbol.clone(), row)).collect();
+        symbols
+            .iter()
+            .filter_map(|symbol| by_symbol.remove(symbol.as_str()))
+            .map(BarRow::into_bar)
+            .collect()
+    }
+
+    /// How many bars `symbol` has.
+    ///
+    /// # Errors
+    /// [`StoreError`] from the database.
+    pub async fn count(mut self, symbol: &Symbol) -> Result<u64, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let query = daily_bars::table.filter(daily_bars::symbol.eq(symbol.as_str())).count();
+        let n: i64 = run!(conn, "daily_bars.count", c => query.get_result(c).await)?;
+        Ok(n.unsigned_abs())
+    }
+
+    /// The first and last date of `symbol`'s bars.
+    ///
+    /// # Errors
+    /// [`StoreError`] from the database.
+    pub async fn span(mut self, symbol: &Symbol) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let query = daily_bars::table
+            .filter(daily_bars::symbol.eq(symbol.as_str()))
+            .select((diesel::dsl::min(daily_bars::date), diesel::dsl::max(daily_bars::date)));
+        let (first, last): (Option<NaiveDate>, Option<NaiveDate>) =
+            run!(conn, "daily_bars.span", c => query.get_result(c).await)?;
+        Ok(first.zip(last))
+    }
+}
+
+/// The rows with duplicate keys folded, the last one of each key kept (in first-seen order).
+fn last_of_each_key(rows: Vec<BarRow>) -> Vec<BarRow> {
+    let mut index: HashMap<(String, NaiveDate), usize> = HashMap::with_capacity(rows.len());
+    let mut kept: Vec<BarRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match index.get(&(row.symbol.clone(), row.date)) {
+            Some(&at) => kept[at] = row,
+            None => {
+                index.insert((row.symbol.clone(), row.date), kept.len());
+                kept.push(row);
+            }
+        }
+    }
+    kept
+}
+
+/// The upsert statements, chunk by chunk, on `conn`.
+async fn upsert_rows(conn: &mut Conn, rows: &[BarRow]) -> Result<UpsertSummary, StoreError> {
+    const OP: &str = "daily_bars.upsert";
+    let chunk_size = conn.store().settings().bulk_chunk_size;
+    let mut summary = UpsertSummary::default();
+    for chunk in rows.chunks(chunk_size) {
+        use daily_bars::dsl::{adj_close, close, date, high, low, open, symbol, volume};
+        let changes = (
+            open.eq(excluded(open)),
+            high.eq(excluded(high)),
+            low.eq(excluded(low)),
+            close.eq(excluded(close)),
+            adj_close.eq(excluded(adj_close)),
+            volume.eq(excluded(volume)),
+        );
+        let timer = conn.timer(OP);
+        let result = match conn.as_mut() {
+            ConnMut::Postgres(c) => {
+                diesel::insert_into(daily_bars::table)
+                    .values(chunk)
+                    .on_conflict((symbol, date))
+                    .do_update()
+                    .set(changes)
+                    .execute(c)
+                    .await
+            }
+            ConnMut::Sqlite(c) => {
+                // diesel has no single-statement batch upsert for SQLite: one statement per row
+                // (prepared once, in the caller's transaction: in-process, no round trips).
+                let mut written = 0;
+                for row in chunk {
+                    match diesel::insert_into(daily_bars::table)
+                        .values(row)
+                        .on_conflict((symbol, date))
+                        .do_update()
+                        .set(changes)
+                        .execute(&mut *c)
+                        .await
+                    {
+                        Ok(n) => written += n,
+                        Err(e) => return Err(StoreError::query(OP, e)),
+                    }
+                }
+                Ok(written)
+            }
+            ConnMut::Mysql(c) => {
+                diesel::insert_into(daily_bars::table)
+                    .values(chunk)
+                    .on_conflict(diesel::dsl::DuplicatedKeys)
+                    .do_update()
+                    .set((
+                        open.eq(MysqlValues(open)),
+                        high.eq(MysqlValues(high)),
+                        low.eq(MysqlValues(low)),
+                        close.eq(MysqlValues(close)),
+                        adj_close.eq(MysqlValues(adj_close)),
+                        volume.eq(MysqlValues(volume)),
+                    ))
+                    .execute(c)
+                    .await
+            }
+        };
+        timer.finish();
+        result.map_err(|e| StoreError::query(OP, e))?;
+        summary.rows += chunk.len() as u64;
+        summary.statements += 1;
+    }
+    Ok(summary)
+}
+
+/// The latest row of each symbol, in one statement written for each backend's planner: a
+/// lateral index lookup per symbol on PostgreSQL, a union of index lookups on MySQL, and
+/// SQLite's min/max optimisation with bare columns.
+async fn latest_rows(conn: &mut Conn, symbols: &[Symbol]) -> Result<Vec<BarRow>, StoreError> {
+    const OP: &str = "daily_bars.latest_of_many";
+    const COLUMNS: &str = "symbol, date, open, high, low, close, adj_close, volume";
+    let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+    let timer = conn.timer(OP);
+    let result = match conn.as_mut() {
+        ConnMut::Postgres(c) => {
+            let sql = format!(
+                "SELECT b.{} FROM unnest($1::text[]) AS s(symbol) \
+                 CROSS JOIN LATERAL (SELECT {COLUMNS} FROM daily_bars d WHERE d.symbol = s.symbol \
+                 ORDER BY d.date DESC LIMIT 1) AS b",
+                COLUMNS.replace(", ", ", b.")
+            );
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Array<Text>, _>(&names)
+                .load::<BarRow>(c)
+                .await
+        }
+        ConnMut::Mysql(c) => {
+            let branch = format!("(SELECT {COLUMNS} FROM daily_bars WHERE symbol = ? ORDER BY date DESC LIMIT 1)");
+            let sql = vec![branch; names.len()].join(" UNION ALL ");
+            let mut query = diesel::sql_query(sql).into_boxed();
+            for name in &names {
+                query = query.bind::<Text, _>(*name);
+            }
+            query.load::<BarRow>(c).await
+        }
+        ConnMut::Sqlite(c) => {
+            let placeholders = vec!["?"; names.len()].join(", ");
+            // SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum.
+            let sql = format!(
+                "SELECT symbol, MAX(date) AS date, open, high, low, close, adj_close, volume \
+                 FROM daily_bars WHERE symbol IN ({placeholders}) GROUP BY symbol"
+            );
+            let mut query = diesel::sql_query(sql).into_boxed();
+            for name in &names {
+                query = query.bind::<Text, _>(*name);
+            }
+            query.load::<BarRow>(c).await
+        }
+    };
+    timer.finish();
+    result.map_err(|e| StoreError::query(OP, e))
+}

@@ -1,0 +1,12 @@
+DROP TABLE slow_queries;
+DROP TABLE notification_log;
+DROP TABLE alert_log;
+DROP TABLE signal_outcomes;
+DROP TABLE signals;
+DROP TABLE price_snapshots;
+DROP TABLE price_high_history;
+DROP TABLE price_high_records;
+DROP TABLE quotes_latest;
+DROP TABLE intraday_bars;
+DROP TABLE daily_bars;
+DROP TABLE symbols;
