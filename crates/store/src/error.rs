@@ -95,6 +95,9 @@ impl StoreError {
             E::DatabaseError(K::ClosedConnection, _) | E::BrokenTransactionManager => QueryErrorKind::Connection,
             E::DatabaseError(K::SerializationFailure, _) => QueryErrorKind::Retryable,
             E::DatabaseError(_, info) if looks_like_lost_connection(info.message()) => QueryErrorKind::Connection,
+            // MySQL's deadlock victim (1213) and lock wait timeout (1205), which diesel reports
+            // as unknown errors.
+            E::DatabaseError(_, info) if is_deadlock(info.message()) => QueryErrorKind::Retryable,
             _ => QueryErrorKind::Other,
         };
         let message = match &error {
@@ -125,6 +128,13 @@ impl StoreError {
                 Some(QueryErrorKind::Connection | QueryErrorKind::Retryable)
             )
     }
+}
+
+fn is_deadlock(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("deadlock found")
+        || message.contains("lock wait timeout exceeded")
+        || message.contains("deadlock detected")
 }
 
 /// Drivers report a dropped server connection in their own words.

@@ -4,8 +4,13 @@
 //! - [`Store`]: the pool (sizes, timeouts, lifetimes and a check on checkout, all
 //!   configurable), the embedded migrations ([`Store::migrate`]) and transactions
 //!   ([`Store::transaction`]: commit on `Ok`, roll back on `Err`, on panic and on cancellation).
-//! - Typed repositories on the store or on a connection inside a transaction:
-//!   [`Store::daily_bars`], …
+//! - Typed repositories, on the store (a connection per call) or on a [`Conn`] inside a
+//!   transaction: [`Store::symbols`], [`Store::daily_bars`] (chunked idempotent bulk upserts,
+//!   range and latest queries), [`Store::intraday_bars`], [`Store::quotes`], [`Store::highs`]
+//!   (all-time highs and their history), [`Store::snapshots`], [`Store::signals`] (idempotent
+//!   inserts, filters, keyset pagination), [`Store::outcomes`], [`Store::alerts`] (dedupe),
+//!   [`Store::notifications`], [`Store::slow_queries`].
+//! - [`Store::import_csv`]: a CSV file of daily bars in one transaction, or nothing of it.
 //! - Statements slower than a threshold are logged (kind and duration, never values), counted
 //!   and recorded in `slow_queries`; pool gauges go through the `metrics` facade.
 //!
@@ -14,6 +19,7 @@
 
 mod config;
 mod error;
+mod import;
 #[macro_use]
 pub mod repo;
 mod schema;
@@ -21,8 +27,20 @@ mod store;
 
 pub use config::{Backend, DatabaseUrl, PoolConfig, StoreConfig};
 pub use error::{QueryErrorKind, StoreError};
+pub use import::ImportSummary;
+pub use repo::alerts::DEDUPE_KEY_MAX_LEN;
 pub use repo::bars::UpsertSummary;
+pub use repo::highs::{HighRecord, NewHigh};
+pub use repo::notifications::{CHANNEL_MAX_LEN, NOTIFICATION_ERROR_MAX_LEN, Notification, NotificationStatus};
+pub use repo::outcomes::{Horizon, HorizonOutcome, SignalOutcome};
+pub use repo::signals::{
+    NewSignal, PageRequest, SIGNAL_KIND_MAX_LEN, SIGNAL_PAGE_MAX, SIGNAL_TIMEFRAME_MAX_LEN, SIGNAL_VALUES_MAX_BYTES,
+    Signal, SignalCursor, SignalFilter, SignalPage,
+};
 pub use repo::slow::SlowQuery;
+pub use repo::snapshots::PriceSnapshot;
+pub use repo::symbols::SymbolRecord;
+pub use repo::{Alerts, Highs, IntradayBars, Notifications, Outcomes, Quotes, Signals, Snapshots, Symbols};
 pub use repo::{DailyBars, SlowQueries};
 pub use schema::TABLES;
 pub use store::{Conn, PoolStatus, Store};

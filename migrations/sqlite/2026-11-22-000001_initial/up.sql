@@ -1,4 +1,6 @@
--- Finstage schema, SQLite dialect (types by affinity: DATE and TIMESTAMP as ISO-8601 text). The MySQL and SQLite migrations create the same tables
+-- Finstage schema, SQLite dialect (types by affinity: DATE and TIMESTAMP as ISO-8601 text).
+-- Tables keyed by (symbol, date) are WITHOUT ROWID: stored in their key's order, one B-tree
+-- instead of a table and an index.. The MySQL and SQLite migrations create the same tables
 -- and columns (finstage-store's tests compare the three). Timestamps are UTC, without a zone.
 -- Each index names the repository queries it serves.
 
@@ -29,7 +31,7 @@ CREATE TABLE daily_bars (
     adj_close   DOUBLE PRECISION,
     volume      BIGINT           NOT NULL,
     PRIMARY KEY (symbol, date)
-);
+) WITHOUT ROWID;
 
 -- Intraday bars; the key serves the upsert and the range query per (symbol, interval).
 CREATE TABLE intraday_bars (
@@ -42,7 +44,7 @@ CREATE TABLE intraday_bars (
     close        DOUBLE PRECISION NOT NULL,
     volume       BIGINT           NOT NULL,
     PRIMARY KEY (symbol, bar_interval, ts)
-);
+) WITHOUT ROWID;
 
 -- The latest quote of each symbol (one row per symbol, overwritten).
 CREATE TABLE quotes_latest (
@@ -73,7 +75,7 @@ CREATE TABLE price_high_history (
     high           DOUBLE PRECISION NOT NULL,
     previous_high  DOUBLE PRECISION,
     PRIMARY KEY (symbol, date)
-);
+) WITHOUT ROWID;
 
 -- The previous session's close, high and low, per symbol and day.
 CREATE TABLE price_snapshots (
@@ -83,7 +85,7 @@ CREATE TABLE price_snapshots (
     previous_high   DOUBLE PRECISION NOT NULL,
     previous_low    DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (symbol, date)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE signals (
     id            INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,

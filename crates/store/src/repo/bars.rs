@@ -4,8 +4,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
-use diesel::upsert::excluded;
+use diesel::sql_types::{Array, BigInt, Date, Double, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use finstage_domain::{Bar, Symbol};
 
@@ -72,6 +71,35 @@ impl BarRow {
     }
 }
 
+/// A bar's values, without its symbol (which the query fixed).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = daily_bars)]
+struct BarValues {
+    date: NaiveDate,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    adj_close: Option<f64>,
+    volume: i64,
+}
+
+impl BarValues {
+    fn into_bar(self) -> Result<Bar, StoreError> {
+        let invalid = |message: String| StoreError::InvalidRow {
+            table: "daily_bars",
+            message,
+        };
+        let volume = u64::try_from(self.volume).map_err(|_| invalid(format!("negative volume {}", self.volume)))?;
+        let bar = Bar::new(self.date, self.open, self.high, self.low, self.close, volume)
+            .map_err(|e| invalid(e.to_string()))?;
+        match self.adj_close {
+            Some(adj_close) => bar.with_adj_close(adj_close).map_err(|e| invalid(e.to_string())),
+            None => Ok(bar),
+        }
+    }
+}
+
 /// What an upsert did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpsertSummary {
@@ -121,14 +149,14 @@ impl DailyBars<'_> {
     pub async fn range(mut self, symbol: &Symbol, from: NaiveDate, to: NaiveDate) -> Result<Vec<Bar>, StoreError> {
         let mut slot = None;
         let conn = self.exec.conn(&mut slot).await?;
-        let rows: Vec<BarRow> = run!(conn, "daily_bars.range", c => daily_bars::table
-            .select(BarRow::as_select())
+        let rows: Vec<BarValues> = run!(conn, "daily_bars.range", c => daily_bars::table
+            .select(BarValues::as_select())
             .filter(daily_bars::symbol.eq(symbol.as_str()))
             .filter(daily_bars::date.between(from, to))
             .order(daily_bars::date.asc())
             .load(c)
             .await)?;
-        rows.into_iter().map(|row| row.into_bar().map(|(_, bar)| bar)).collect()
+        rows.into_iter().map(BarValues::into_bar).collect()
     }
 
     /// The last `n` bars of `symbol`, oldest first.
@@ -138,8 +166,8 @@ impl DailyBars<'_> {
     pub async fn latest(mut self, symbol: &Symbol, n: u32) -> Result<Vec<Bar>, StoreError> {
         let mut slot = None;
         let conn = self.exec.conn(&mut slot).await?;
-        let rows: Vec<BarRow> = run!(conn, "daily_bars.latest", c => daily_bars::table
-            .select(BarRow::as_select())
+        let rows: Vec<BarValues> = run!(conn, "daily_bars.latest", c => daily_bars::table
+            .select(BarValues::as_select())
             .filter(daily_bars::symbol.eq(symbol.as_str()))
             .order(daily_bars::date.desc())
             .limit(i64::from(n))
@@ -147,7 +175,7 @@ impl DailyBars<'_> {
             .await)?;
         let mut bars = rows
             .into_iter()
-            .map(|row| row.into_bar().map(|(_, bar)| bar))
+            .map(BarValues::into_bar)
             .collect::<Result<Vec<_>, _>>()?;
         bars.reverse();
         Ok(bars)
@@ -223,44 +251,32 @@ async fn upsert_rows(conn: &mut Conn, rows: &[BarRow]) -> Result<UpsertSummary, 
     let chunk_size = conn.store().settings().bulk_chunk_size;
     let mut summary = UpsertSummary::default();
     for chunk in rows.chunks(chunk_size) {
-        use daily_bars::dsl::{adj_close, close, date, high, low, open, symbol, volume};
-        let changes = (
-            open.eq(excluded(open)),
-            high.eq(excluded(high)),
-            low.eq(excluded(low)),
-            close.eq(excluded(close)),
-            adj_close.eq(excluded(adj_close)),
-            volume.eq(excluded(volume)),
-        );
+        use daily_bars::dsl::{adj_close, close, high, low, open, volume};
         let timer = conn.timer(OP);
         let result = match conn.as_mut() {
             ConnMut::Postgres(c) => {
-                diesel::insert_into(daily_bars::table)
-                    .values(chunk)
-                    .on_conflict((symbol, date))
-                    .do_update()
-                    .set(changes)
+                // One array per column: eight parameters whatever the chunk's size, so the
+                // statement is parsed and planned once; rows whose values are unchanged are
+                // not rewritten.
+                let column = |f: fn(&BarRow) -> f64| chunk.iter().map(f).collect::<Vec<f64>>();
+                diesel::sql_query(POSTGRES_UPSERT)
+                    .bind::<Array<Text>, _>(chunk.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>())
+                    .bind::<Array<Date>, _>(chunk.iter().map(|r| r.date).collect::<Vec<_>>())
+                    .bind::<Array<Double>, _>(column(|r| r.open))
+                    .bind::<Array<Double>, _>(column(|r| r.high))
+                    .bind::<Array<Double>, _>(column(|r| r.low))
+                    .bind::<Array<Double>, _>(column(|r| r.close))
+                    .bind::<Array<Nullable<Double>>, _>(chunk.iter().map(|r| r.adj_close).collect::<Vec<_>>())
+                    .bind::<Array<BigInt>, _>(chunk.iter().map(|r| r.volume).collect::<Vec<_>>())
                     .execute(c)
                     .await
             }
             ConnMut::Sqlite(c) => {
-                // diesel has no single-statement batch upsert for SQLite: one statement per row
-                // (prepared once, in the caller's transaction: in-process, no round trips).
-                let mut written = 0;
-                for row in chunk {
-                    match diesel::insert_into(daily_bars::table)
-                        .values(row)
-                        .on_conflict((symbol, date))
-                        .do_update()
-                        .set(changes)
-                        .execute(&mut *c)
-                        .await
-                    {
-                        Ok(n) => written += n,
-                        Err(e) => return Err(StoreError::query(OP, e)),
-                    }
-                }
-                Ok(written)
+                // diesel has no batch upsert for SQLite and re-parses its one-row upsert each
+                // time: a multi-row statement of our own, bound row by row, all of the chunk in
+                // one trip to the connection's thread.
+                let owned = chunk.to_vec();
+                c.spawn_blocking(move |sqlite| sqlite_upsert(sqlite, &owned)).await
             }
             ConnMut::Mysql(c) => {
                 diesel::insert_into(daily_bars::table)
@@ -285,6 +301,56 @@ async fn upsert_rows(conn: &mut Conn, rows: &[BarRow]) -> Result<UpsertSummary, 
         summary.statements += 1;
     }
     Ok(summary)
+}
+
+/// The PostgreSQL upsert: the rows arrive as one array per column.
+const POSTGRES_UPSERT: &str = "INSERT INTO daily_bars (symbol, date, open, high, low, close, adj_close, volume) \
+     SELECT * FROM unnest($1::text[], $2::date[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], \
+     $7::float8[], $8::int8[]) \
+     ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, \
+     close = excluded.close, adj_close = excluded.adj_close, volume = excluded.volume \
+     WHERE (daily_bars.open, daily_bars.high, daily_bars.low, daily_bars.close, daily_bars.adj_close, daily_bars.volume) \
+     IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.adj_close, excluded.volume)";
+
+/// Rows per SQLite upsert statement: 8 parameters each, under SQLite's limit of 32,766.
+const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+
+/// `rows` upserted into SQLite with multi-row statements (`INSERT … VALUES (…), (…) ON
+/// CONFLICT … DO UPDATE`), on the connection's own thread.
+fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[BarRow]) -> QueryResult<usize> {
+    let mut written = 0;
+    for part in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let mut sql = String::with_capacity(64 + part.len() * 20 + 200);
+        sql.push_str("INSERT INTO daily_bars (symbol, date, open, high, low, close, adj_close, volume) VALUES ");
+        for i in 0..part.len() {
+            sql.push_str(if i == 0 {
+                "(?, ?, ?, ?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, ?, ?, ?)"
+            });
+        }
+        sql.push_str(
+            " ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open, high = excluded.high, \
+             low = excluded.low, close = excluded.close, adj_close = excluded.adj_close, volume = excluded.volume \
+             WHERE daily_bars.open IS NOT excluded.open OR daily_bars.high IS NOT excluded.high \
+             OR daily_bars.low IS NOT excluded.low OR daily_bars.close IS NOT excluded.close \
+             OR daily_bars.adj_close IS NOT excluded.adj_close OR daily_bars.volume IS NOT excluded.volume",
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+        for row in part {
+            query = query
+                .bind::<Text, _>(row.symbol.as_str())
+                .bind::<Date, _>(row.date)
+                .bind::<Double, _>(row.open)
+                .bind::<Double, _>(row.high)
+                .bind::<Double, _>(row.low)
+                .bind::<Double, _>(row.close)
+                .bind::<Nullable<Double>, _>(row.adj_close)
+                .bind::<BigInt, _>(row.volume);
+        }
+        written += diesel::RunQueryDsl::execute(query, conn)?;
+    }
+    Ok(written)
 }
 
 /// The latest row of each symbol, in one statement written for each backend's planner: a

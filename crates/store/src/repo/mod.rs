@@ -25,8 +25,37 @@ macro_rules! run {
     }};
 }
 
+/// [`run!`] with an expression of its own for each backend, for the statements whose SQL
+/// differs (upserts, `FOR UPDATE`, generated ids).
+macro_rules! run_each {
+    (
+        $conn:expr, $op:expr,
+        postgres $pg:ident => $pg_e:expr,
+        mysql $my:ident => $my_e:expr,
+        sqlite $sq:ident => $sq_e:expr $(,)?
+    ) => {{
+        let timer = $conn.timer($op);
+        let result = match $conn.as_mut() {
+            $crate::store::ConnMut::Postgres($pg) => $pg_e,
+            $crate::store::ConnMut::Mysql($my) => $my_e,
+            $crate::store::ConnMut::Sqlite($sq) => $sq_e,
+        };
+        timer.finish();
+        result.map_err(|e| $crate::error::StoreError::query($op, e))
+    }};
+}
+
+pub(crate) mod alerts;
 pub(crate) mod bars;
+pub(crate) mod highs;
+pub(crate) mod intraday;
+pub(crate) mod notifications;
+pub(crate) mod outcomes;
+pub(crate) mod quotes;
+pub(crate) mod signals;
 pub(crate) mod slow;
+pub(crate) mod snapshots;
+pub(crate) mod symbols;
 
 /// `VALUES(column)` in MySQL's `ON DUPLICATE KEY UPDATE`: the value the insert would have
 /// written (diesel 2.3 spells `excluded` for PostgreSQL and SQLite only).
@@ -55,8 +84,47 @@ impl<C: diesel::Column> diesel::query_builder::QueryFragment<diesel::mysql::Mysq
     }
 }
 
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
 use crate::error::StoreError;
 use crate::store::{Conn, Store};
+
+/// A UTC time as the columns store it: naive UTC, truncated to whole microseconds (the
+/// precision of all three backends), so that what is written reads back equal.
+pub(crate) fn db_time(time: DateTime<Utc>) -> NaiveDateTime {
+    time.naive_utc().trunc_subsecs(6)
+}
+
+/// A stored time, back in UTC.
+pub(crate) fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+/// The current time, as stored.
+pub(crate) fn db_now() -> NaiveDateTime {
+    db_time(Utc::now())
+}
+
+/// `Err(InvalidInput)` unless `value` has 1 to `max` characters.
+pub(crate) fn check_len(what: &str, value: &str, max: usize) -> Result<(), StoreError> {
+    let len = value.chars().count();
+    if len == 0 || len > max {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} must have 1 to {max} characters, not {len}"
+        )));
+    }
+    Ok(())
+}
+
+/// `Err(InvalidInput)` unless `value` is finite and positive (prices are).
+pub(crate) fn check_price(what: &str, value: f64) -> Result<(), StoreError> {
+    if !value.is_finite() || value <= 0.0 {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} must be a finite positive number, not {value}"
+        )));
+    }
+    Ok(())
+}
 
 /// Where a repository runs its statements: on a connection checked out per call, or on the
 /// caller's connection (inside its transaction).
@@ -72,6 +140,12 @@ impl Exec<'_> {
             Exec::Conn(conn) => Ok(conn),
             Exec::Store(store) => Ok(slot.insert(store.conn().await?)),
         }
+    }
+
+    /// Whether [`Exec::transaction`] opens a transaction of its own (not a savepoint inside the
+    /// caller's), which may then be retried as a whole.
+    pub(crate) fn owns_transaction(&self) -> bool {
+        matches!(self, Exec::Store(_))
     }
 
     /// Runs `f` in a transaction: a new one on a checked-out connection, or a savepoint inside
@@ -110,12 +184,39 @@ macro_rules! accessors {
     };
 }
 
+pub use alerts::Alerts;
 pub use bars::DailyBars;
+pub use highs::Highs;
+pub use intraday::IntradayBars;
+pub use notifications::Notifications;
+pub use outcomes::Outcomes;
+pub use quotes::Quotes;
+pub use signals::Signals;
 pub use slow::SlowQueries;
+pub use snapshots::Snapshots;
+pub use symbols::Symbols;
 
 accessors! {
     /// Daily bars: bulk upserts, range queries, the latest bars.
     daily_bars -> DailyBars;
     /// The slow-statement log.
     slow_queries -> SlowQueries;
+    /// The symbols followed: upsert, lookup, the active watchlist.
+    symbols -> Symbols;
+    /// Intraday bars (1m to 1h): bulk upserts, range queries, the latest bars.
+    intraday_bars -> IntradayBars;
+    /// The latest quote of each symbol.
+    quotes -> Quotes;
+    /// All-time highs: the record of each symbol and the history of new highs.
+    highs -> Highs;
+    /// The previous session's close, high and low per symbol and day.
+    snapshots -> Snapshots;
+    /// Trading signals: idempotent inserts, keyset-paginated lists.
+    signals -> Signals;
+    /// What became of each signal after 1h, 4h, 1d, 1w and 1m.
+    outcomes -> Outcomes;
+    /// Alerts sent, for deduplication.
+    alerts -> Alerts;
+    /// Notifications and their delivery.
+    notifications -> Notifications;
 }

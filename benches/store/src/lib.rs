@@ -1,0 +1,1 @@
+//! Benchmarks of finstage-store: see `benches/store.rs`.
