@@ -464,6 +464,38 @@ impl Conn {
         result.map_err(|e| StoreError::query("batch", e))
     }
 
+    /// The server's id for this connection (PostgreSQL `pg_backend_pid()`, MySQL
+    /// `CONNECTION_ID()`), for logs and diagnostics; `None` on SQLite, which has no server.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn server_connection_id(&mut self) -> Result<Option<i64>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+        const OP: &str = "server_connection_id";
+        let timer = self.timer(OP);
+        let result = match self.as_mut() {
+            ConnMut::Postgres(c) => diesel_async::RunQueryDsl::get_result::<Id>(
+                diesel::sql_query("SELECT pg_backend_pid()::bigint AS id"),
+                c,
+            )
+            .await
+            .map(|r| Some(r.id)),
+            ConnMut::Mysql(c) => diesel_async::RunQueryDsl::get_result::<Id>(
+                diesel::sql_query("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id"),
+                c,
+            )
+            .await
+            .map(|r| Some(r.id)),
+            ConnMut::Sqlite(_) => Ok(None),
+        };
+        timer.finish();
+        result.map_err(|e| StoreError::query(OP, e))
+    }
+
     /// The number of rows in `table`, one of [`TABLES`](crate::TABLES).
     ///
     /// # Errors
@@ -618,5 +650,61 @@ impl Timer {
         if elapsed >= self.store.settings().slow_query_threshold {
             self.store.report_slow(self.operation, elapsed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::QueryableByName;
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+
+    /// Every pooled SQLite connection runs in WAL mode with the busy timeout and foreign keys.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_sqlite_connection_is_set_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nested/dir/f.db").display())
+            .parse()
+            .unwrap();
+        let mut config = StoreConfig::new(url);
+        config.pool.max_size = 3;
+        config.sqlite_busy_timeout = Duration::from_millis(4_321);
+        let store = Store::open(config).await.unwrap();
+        let (a, b, c) = tokio::join!(store.conn(), store.conn(), store.conn());
+        for mut conn in [a.unwrap(), b.unwrap(), c.unwrap()] {
+            let ConnMut::Sqlite(sqlite) = conn.as_mut() else {
+                unreachable!()
+            };
+            let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+                .get_result(sqlite)
+                .await
+                .unwrap();
+            assert_eq!(mode.journal_mode, "wal");
+            let busy: Number = diesel::sql_query("SELECT timeout AS value FROM pragma_busy_timeout")
+                .get_result(sqlite)
+                .await
+                .unwrap();
+            assert_eq!(busy.value, 4_321);
+            let keys: Number = diesel::sql_query("SELECT foreign_keys AS value FROM pragma_foreign_keys")
+                .get_result(sqlite)
+                .await
+                .unwrap();
+            assert_eq!(keys.value, 1);
+        }
+        assert_eq!(store.pool_status().size, 3);
     }
 }

@@ -9,6 +9,7 @@ mod import;
 mod intraday;
 mod notifications;
 mod outcomes;
+mod pool;
 mod quotes;
 mod schema;
 mod signals;
