@@ -108,9 +108,28 @@ fn slow_statements_are_counted_and_recorded() {
             assert!(recorded.iter().all(|q| q.kind != "slow_queries.record"));
         });
     });
-    let counted: u64 = snapshotter
-        .snapshot()
-        .into_vec()
+    let snapshot = snapshotter.snapshot().into_vec();
+    // The pool's gauges were published too.
+    let gauge = |state: &str| {
+        snapshot.iter().find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let matches = key.name() == "finstage_db_pool_connections"
+                && key.labels().any(|l| l.key() == "state" && l.value() == state)
+                && key.labels().any(|l| l.key() == "backend" && l.value() == "sqlite");
+            match value {
+                metrics_util::debugging::DebugValue::Gauge(v) if matches => Some(v.into_inner()),
+                _ => None,
+            }
+        })
+    };
+    assert!(gauge("idle").is_some_and(|v| v >= 0.0), "idle gauge");
+    assert!(gauge("in_use").is_some(), "in-use gauge");
+    assert!(
+        snapshot
+            .iter()
+            .any(|(key, _, _, _)| key.key().name() == "finstage_db_pool_waiting")
+    );
+    let counted: u64 = snapshot
         .into_iter()
         .filter(|(key, _, _, _)| {
             key.key().name() == "finstage_db_slow_queries_total"
