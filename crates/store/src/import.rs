@@ -109,8 +109,15 @@ fn shorten(text: &str) -> String {
     short
 }
 
-/// Every bar of a CSV text, or the first problem with its line.
-fn parse(name: &str, reader: impl Read) -> Result<Vec<Bar>, StoreError> {
+/// Every bar of a CSV text of daily bars (`Date,Open,High,Low,Close,Volume[,Adj Close]`, the
+/// columns found by name), or the first problem with its line. `name` is the file's name for
+/// error messages. The same parser [`Store::import_csv`] runs; the replay provider's callers use
+/// it to play a CSV file back without storing it.
+///
+/// # Errors
+/// [`StoreError::Import`] naming `name` and the line: a bad header, a malformed or invalid row, a
+/// date given twice, an unreadable input.
+pub fn parse_bars_csv(name: &str, reader: impl Read) -> Result<Vec<Bar>, StoreError> {
     let error = |line: u64, message: String| StoreError::Import {
         file: name.to_owned(),
         line,
@@ -178,7 +185,7 @@ impl Store {
         // Parsing is CPU work on a file: off the async threads.
         let bars = tokio::task::spawn_blocking({
             let name = name.clone();
-            move || parse(&name, std::io::BufReader::new(file))
+            move || parse_bars_csv(&name, std::io::BufReader::new(file))
         })
         .await
         .map_err(|e| StoreError::Import {
@@ -199,7 +206,7 @@ impl Store {
         reader: impl Read,
         symbol: &Symbol,
     ) -> Result<ImportSummary, StoreError> {
-        let bars = parse(name, reader)?;
+        let bars = parse_bars_csv(name, reader)?;
         self.import_bars(*symbol, bars).await
     }
 
@@ -227,7 +234,7 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<Vec<Bar>, StoreError> {
-        parse("t.csv", text.as_bytes())
+        parse_bars_csv("t.csv", text.as_bytes())
     }
 
     fn line_of(result: Result<Vec<Bar>, StoreError>) -> (u64, String) {

@@ -27,7 +27,7 @@ mod store;
 
 pub use config::{Backend, DatabaseUrl, PoolConfig, StoreConfig};
 pub use error::{QueryErrorKind, StoreError};
-pub use import::ImportSummary;
+pub use import::{ImportSummary, parse_bars_csv};
 pub use repo::alerts::DEDUPE_KEY_MAX_LEN;
 pub use repo::bars::UpsertSummary;
 pub use repo::highs::{HighRecord, NewHigh};

@@ -1,0 +1,1 @@
+//! Benchmarks of `finstage-cache` live in `benches/`; this library is empty.

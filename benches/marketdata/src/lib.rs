@@ -1,0 +1,1 @@
+//! Benchmarks of finstage-marketdata: see `benches/marketdata.rs`.

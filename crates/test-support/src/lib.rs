@@ -1,0 +1,31 @@
+//! Dev-only test support for Finstage: mock upstream servers and test data.
+//!
+//! - [`yahoo`]: [`MockYahoo`], a mock of Yahoo Finance's v8 chart API that serves stored bars
+//!   as real-shaped JSON, with latency, a sliding-window request limit, per-symbol counts, a
+//!   request log and on-demand [`Fault`]s (5xx, 429 with or without `Retry-After`, malformed,
+//!   truncated, nulls, zeros, 404, 422, empty results, delays, dropped connections).
+//! - [`fixtures`]: the repository's real daily histories (`data/seed/`), a CSV loader for that
+//!   format, and deterministic synthetic histories.
+//!
+//! Each mock is a real HTTP/1.1 server (hyper) on `127.0.0.1:0`, so clients are tested through
+//! their real network stack: point their base URL at [`MockYahoo::base_url`].
+//! The Yahoo types are re-exported at the crate root for convenience.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use finstage_test_support::{MockYahoo, fixtures};
+//!
+//! let yahoo = MockYahoo::start().await;
+//! let history = fixtures::seed_bars("AAPL");
+//! yahoo.add_symbol("AAPL", history[history.len() - 2_520..].to_vec()); // ten years
+//! yahoo.set_rate_limit(Some(50));
+//! assert_eq!(yahoo.requests("AAPL"), 0);
+//! # }
+//! ```
+
+pub mod fixtures;
+mod http;
+pub mod yahoo;
+
+pub use yahoo::{Fault, FaultScope, MockMeta, MockYahoo, RecordedRequest};
