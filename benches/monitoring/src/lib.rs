@@ -1,0 +1,1 @@
+//! Benchmarks of `finstage-monitoring`: see `benches/monitoring.rs`.
