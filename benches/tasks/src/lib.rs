@@ -1,0 +1,1 @@
+//! Benchmarks of finstage-tasks: see `benches/tasks.rs`.
