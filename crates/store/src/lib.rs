@@ -9,7 +9,9 @@
 //!   range and latest queries), [`Store::intraday_bars`], [`Store::quotes`], [`Store::highs`]
 //!   (all-time highs and their history), [`Store::snapshots`], [`Store::signals`] (idempotent
 //!   inserts, filters, keyset pagination), [`Store::outcomes`], [`Store::alerts`] (dedupe),
-//!   [`Store::notifications`], [`Store::slow_queries`].
+//!   [`Store::notifications`], [`Store::slow_queries`], [`Store::tasks`] (the durable task
+//!   queue: enqueue with dedupe, batched claims under leases, retries, cancellation, reaping,
+//!   schedule slots; [`Store::listen_tasks`] on PostgreSQL).
 //! - [`Store::import_csv`]: a CSV file of daily bars in one transaction, or nothing of it.
 //! - Statements slower than a threshold are logged (kind and duration, never values), counted
 //!   and recorded in `slow_queries`; pool gauges go through the `metrics` facade.
@@ -40,7 +42,13 @@ pub use repo::signals::{
 pub use repo::slow::SlowQuery;
 pub use repo::snapshots::PriceSnapshot;
 pub use repo::symbols::SymbolRecord;
-pub use repo::{Alerts, Highs, IntradayBars, Notifications, Outcomes, Quotes, Signals, Snapshots, Symbols};
+pub use repo::tasks::{
+    AttemptOutcome, CancelOutcome, ClaimedTask, Completion, Enqueued, FailOutcome, FailureKind, LeaseStatus, NewTask,
+    Priority, TASK_BACKOFF_MAX_BYTES, TASK_BATCH_MAX, TASK_ERROR_MAX_LEN, TASK_KIND_MAX_LEN, TASK_PAYLOAD_MAX_BYTES,
+    TASK_SCHEDULE_MAX_LEN, TASK_UNIQUE_KEY_MAX_LEN, TASK_WORKER_ID_MAX_LEN, TASKS_CHANNEL, Task, TaskAttempt,
+    TaskCount, TaskCursor, TaskFilter, TaskListener, TaskPage, TaskPageRequest, TaskState,
+};
+pub use repo::{Alerts, Highs, IntradayBars, Notifications, Outcomes, Quotes, Signals, Snapshots, Symbols, Tasks};
 pub use repo::{DailyBars, SlowQueries};
 pub use schema::TABLES;
 pub use store::{Conn, PoolStatus, Store};

@@ -343,7 +343,19 @@ impl Store {
         E: From<StoreError>,
     {
         let conn = self.conn().await?;
-        conn_transaction(conn, f).await
+        conn_transaction(conn, Begin::Deferred, f).await
+    }
+
+    /// [`Store::transaction`] for a transaction that will write: on SQLite it begins with
+    /// `BEGIN IMMEDIATE`, taking the database's one writer lock at once (waiting up to the busy
+    /// timeout for it), so that a transaction that reads before it writes can never fail to
+    /// upgrade its read to a write halfway. PostgreSQL and MySQL begin as usual.
+    pub(crate) async fn write_transaction<T, E>(&self, f: impl AsyncFnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.conn().await?;
+        conn_transaction(conn, Begin::Immediate, f).await
     }
 
     pub(crate) fn settings(&self) -> &StoreConfig {
@@ -527,7 +539,31 @@ impl Conn {
     where
         E: From<StoreError>,
     {
-        self.begin().await?;
+        self.transaction_with(Begin::Deferred, f).await
+    }
+
+    /// [`Conn::transaction`] for a transaction that will write: see [`Store::write_transaction`].
+    /// Inside an open transaction it is a savepoint, as usual (an SQLite transaction that the
+    /// caller began as a reader stays one until its first write).
+    pub(crate) async fn write_transaction<T, E>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.transaction_with(Begin::Immediate, f).await
+    }
+
+    async fn transaction_with<T, E>(
+        &mut self,
+        how: Begin,
+        f: impl AsyncFnOnce(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.begin(how).await?;
         let result = f(self).await;
         match result {
             Ok(value) => {
@@ -543,8 +579,21 @@ impl Conn {
         }
     }
 
-    async fn begin(&mut self) -> Result<(), StoreError> {
+    async fn begin(&mut self, how: Begin) -> Result<(), StoreError> {
         let result = match self.as_mut() {
+            ConnMut::Sqlite(c) if how == Begin::Immediate => {
+                c.spawn_blocking(|sqlite| {
+                    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+                    match AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+                        // Inside the caller's transaction: a savepoint.
+                        Err(diesel::result::Error::AlreadyInTransaction) => {
+                            AnsiTransactionManager::begin_transaction(sqlite)
+                        }
+                        other => other,
+                    }
+                })
+                .await
+            }
             ConnMut::Postgres(c) => {
                 <AsyncPgConnection as AsyncConnection>::TransactionManager::begin_transaction(c).await
             }
@@ -601,13 +650,22 @@ impl Drop for Conn {
     }
 }
 
+/// How a transaction begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Begin {
+    /// `BEGIN`: SQLite takes the writer lock at the first write.
+    Deferred,
+    /// SQLite's `BEGIN IMMEDIATE`: the writer lock at once (the same as `Deferred` elsewhere).
+    Immediate,
+}
+
 /// A transaction on `conn` that closes the connection unless it finishes.
-async fn conn_transaction<T, E>(conn: Conn, f: impl AsyncFnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+async fn conn_transaction<T, E>(conn: Conn, how: Begin, f: impl AsyncFnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
 where
     E: From<StoreError>,
 {
     let mut guard = Unfinished(conn);
-    let result = guard.0.transaction(f).await;
+    let result = guard.0.transaction_with(how, f).await;
     guard.finish();
     result
 }

@@ -56,6 +56,7 @@ pub(crate) mod signals;
 pub(crate) mod slow;
 pub(crate) mod snapshots;
 pub(crate) mod symbols;
+pub(crate) mod tasks;
 
 /// `VALUES(column)` in MySQL's `ON DUPLICATE KEY UPDATE`: the value the insert would have
 /// written (diesel 2.3 spells `excluded` for PostgreSQL and SQLite only).
@@ -142,10 +143,30 @@ impl Exec<'_> {
         }
     }
 
+    /// The backend the statements will run on.
+    pub(crate) fn backend(&self) -> crate::config::Backend {
+        match self {
+            Exec::Store(store) => store.backend(),
+            Exec::Conn(conn) => conn.store().backend(),
+        }
+    }
+
     /// Whether [`Exec::transaction`] opens a transaction of its own (not a savepoint inside the
     /// caller's), which may then be retried as a whole.
     pub(crate) fn owns_transaction(&self) -> bool {
         matches!(self, Exec::Store(_))
+    }
+
+    /// [`Exec::transaction`] for a transaction that writes: on SQLite a new one begins
+    /// `IMMEDIATE` (see `Store::write_transaction`).
+    pub(crate) async fn write_transaction<T>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            Exec::Conn(conn) => conn.write_transaction(f).await,
+            Exec::Store(store) => store.write_transaction(f).await,
+        }
     }
 
     /// Runs `f` in a transaction: a new one on a checked-out connection, or a savepoint inside
@@ -195,6 +216,7 @@ pub use signals::Signals;
 pub use slow::SlowQueries;
 pub use snapshots::Snapshots;
 pub use symbols::Symbols;
+pub use tasks::Tasks;
 
 accessors! {
     /// Daily bars: bulk upserts, range queries, the latest bars.
@@ -219,4 +241,7 @@ accessors! {
     alerts -> Alerts;
     /// Notifications and their delivery.
     notifications -> Notifications;
+    /// The durable task queue: enqueue with dedupe, claim with leases, complete, fail and
+    /// retry, cancel, reap expired leases, periodic schedule slots.
+    tasks -> Tasks;
 }

@@ -16,4 +16,5 @@ mod signals;
 mod snapshots;
 mod support;
 mod symbols;
+mod tasks;
 mod transactions;

@@ -1,4 +1,5 @@
-//! The migrations: idempotent, and the same tables and columns on all three backends.
+//! The migrations: idempotent, and the same tables and columns on all three backends (but for
+//! MySQL's generated `tasks.active_unique_key`, its stand-in for a partial unique index).
 
 use std::collections::BTreeSet;
 
@@ -82,7 +83,13 @@ async fn the_three_schemas_have_the_same_tables_and_columns() {
         TestDb::new(Backend::Sqlite)
     );
     let postgres = columns(&postgres).await;
-    let mysql = columns(&mysql).await;
+    let mut mysql = columns(&mysql).await;
+    // The one documented difference: MySQL has no partial indexes, so one pending or running
+    // task per unique key is a unique index on a generated column that the others do not need.
+    assert!(
+        mysql.remove(&("tasks".to_owned(), "active_unique_key".to_owned(), true)),
+        "mysql's tasks.active_unique_key"
+    );
     let sqlite = columns(&sqlite).await;
     assert!(postgres.len() > 80, "{} columns", postgres.len());
     assert_eq!(
