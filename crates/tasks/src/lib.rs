@@ -11,8 +11,9 @@
 //!   give back the rest).
 //! - [`Scheduler`] fires periodic [`Schedule`]s (cron or interval), one task per slot however
 //!   many schedulers run.
-//! - [`TaskBackend`] is the storage seam: [`MemoryBackend`] here; the database backend (through
-//!   `finstage-store`) follows.
+//! - [`TaskBackend`] is the storage seam: [`MemoryBackend`] for tests and ephemeral work,
+//!   [`DatabaseBackend`] over `finstage-store` (PostgreSQL and MySQL with `FOR UPDATE SKIP
+//!   LOCKED` and leases, so many processes share one queue; SQLite with its single writer).
 //!
 //! Delivery is **at least once**: a handler may run again for a task whose previous attempt's
 //! worker died after doing the work but before recording it. Handlers must be idempotent.
@@ -27,6 +28,7 @@
 
 mod backend;
 mod clock;
+mod database;
 mod error;
 mod memory;
 mod queue;
@@ -36,6 +38,7 @@ mod worker;
 
 pub use backend::TaskBackend;
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use database::DatabaseBackend;
 pub use error::TaskError;
 pub use memory::MemoryBackend;
 pub use queue::{MAX_PAGE, Queue, validate_kind};

@@ -72,7 +72,7 @@ pub(crate) async fn priority_order(backend: Arc<dyn TaskBackend>) {
         );
     }
     let claimed = backend
-        .claim("w", &[], 10, Duration::from_secs(30), clock().now())
+        .claim("w", &[], 10, Duration::from_secs(30), queue.clock().now())
         .await
         .unwrap();
     let order: Vec<TaskId> = claimed.iter().map(|t| t.id).collect();
@@ -88,7 +88,7 @@ pub(crate) async fn due_time_and_kinds_are_respected(backend: Arc<dyn TaskBacken
         .unwrap()
         .id;
     let other = queue.enqueue("other", &2, TaskOptions::default()).await.unwrap().id;
-    let now = clock().now();
+    let now = queue.clock().now();
     let kinds = vec!["job".to_owned()];
     assert!(
         backend
@@ -308,7 +308,7 @@ pub(crate) async fn unique_keys_dedupe_pending_and_running_only(backend: Arc<dyn
     assert!(first.created && !again.created);
     assert_eq!(first.id, again.id);
     let claimed = backend
-        .claim("w", &[], 1, Duration::from_secs(30), clock().now())
+        .claim("w", &[], 1, Duration::from_secs(30), queue.clock().now())
         .await
         .unwrap();
     assert_eq!(claimed[0].id, first.id);
@@ -318,7 +318,7 @@ pub(crate) async fn unique_keys_dedupe_pending_and_running_only(backend: Arc<dyn
         .unwrap();
     assert_eq!(while_running.id, first.id);
     backend
-        .complete(first.id, "w", "null".to_owned(), clock().now())
+        .complete(first.id, "w", "null".to_owned(), queue.clock().now())
         .await
         .unwrap();
     let after = queue
@@ -333,7 +333,7 @@ pub(crate) async fn an_expired_lease_is_redelivered(backend: Arc<dyn TaskBackend
     let id = queue.enqueue("job", &(), TaskOptions::default()).await.unwrap().id;
     // A worker claims it and dies: no heartbeat, no report.
     let claimed = backend
-        .claim("dead-worker", &[], 1, Duration::from_secs(30), clock().now())
+        .claim("dead-worker", &[], 1, Duration::from_secs(30), queue.clock().now())
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -361,7 +361,7 @@ pub(crate) async fn an_expired_lease_is_redelivered(backend: Arc<dyn TaskBackend
     );
     // The dead worker's late report changes nothing.
     let late = backend
-        .complete(id, "dead-worker", "\"late\"".to_owned(), clock().now())
+        .complete(id, "dead-worker", "\"late\"".to_owned(), queue.clock().now())
         .await
         .unwrap();
     assert_eq!(late, finstage_tasks::Finish::LeaseLost);
@@ -586,7 +586,9 @@ macro_rules! tests {
         $(
             #[tokio::test(start_paused = true)]
             async fn $name() {
-                crate::suite::$name($backend().await).await;
+                let (guard, backend) = $backend().await;
+                crate::suite::$name(backend).await;
+                drop(guard);
             }
         )*
     };
