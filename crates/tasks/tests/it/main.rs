@@ -2,6 +2,7 @@
 //! PostgreSQL, MariaDB and SQLite — on tokio's paused clock.
 
 mod db;
+mod processes;
 mod suite;
 
 /// Instantiates the generic suite for a backend: `$make` gives a guard to keep for the test's
