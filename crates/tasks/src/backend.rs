@@ -68,6 +68,31 @@ pub trait TaskBackend: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Finish, TaskError>>;
 
+    /// Records the success of several tasks of `worker` at once (one transaction where the
+    /// backend has them), answering for each in the order given. The default records them one
+    /// by one.
+    fn complete_many<'a>(
+        &'a self,
+        worker: &'a str,
+        results: Vec<(TaskId, String)>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<(TaskId, Finish)>, TaskError>> {
+        Box::pin(async move {
+            let mut finished = Vec::with_capacity(results.len());
+            for (id, result) in results {
+                finished.push((id, self.complete(id, worker, result, now).await?));
+            }
+            Ok(finished)
+        })
+    }
+
+    /// `true` when recording successes in batches ([`complete_many`](Self::complete_many)) is
+    /// cheaper than one by one (a database: one commit per batch). The worker pool then gathers
+    /// them; the memory backend records each at once.
+    fn batches_completions(&self) -> bool {
+        true
+    }
+
     /// Records a failed attempt: the task goes back to pending at `retry_at` when it is `Some`
     /// and attempts remain, and is dead otherwise.
     fn fail<'a>(

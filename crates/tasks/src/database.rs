@@ -294,6 +294,28 @@ impl TaskBackend for DatabaseBackend {
         })
     }
 
+    fn complete_many<'a>(
+        &'a self,
+        worker: &'a str,
+        results: Vec<(TaskId, String)>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<(TaskId, Finish)>, TaskError>> {
+        Box::pin(async move {
+            let mut finished = Vec::with_capacity(results.len());
+            for chunk in results.chunks(store::TASK_BATCH_MAX as usize) {
+                let batch: Vec<(i64, Option<&str>)> = chunk.iter().map(|(id, r)| (id.0, Some(r.as_str()))).collect();
+                let done = self
+                    .store
+                    .tasks()
+                    .complete_many(worker, &batch, now)
+                    .await
+                    .map_err(backend_error)?;
+                finished.extend(done.into_iter().map(|(id, c)| (TaskId(id), finish(c))));
+            }
+            Ok(finished)
+        })
+    }
+
     fn fail<'a>(
         &'a self,
         id: TaskId,

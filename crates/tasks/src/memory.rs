@@ -282,6 +282,32 @@ impl TaskBackend for MemoryBackend {
         Box::pin(std::future::ready(Ok(finish)))
     }
 
+    fn batches_completions(&self) -> bool {
+        false
+    }
+
+    fn complete_many<'a>(
+        &'a self,
+        worker: &'a str,
+        results: Vec<(TaskId, String)>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<(TaskId, Finish)>, TaskError>> {
+        let mut state = self.lock();
+        let finished = results
+            .into_iter()
+            .map(|(id, result)| match state.owned(id, worker) {
+                Some(task) => {
+                    task.result = Some(result);
+                    state.close_attempt(id.0, AttemptOutcome::Succeeded, None, now);
+                    state.finish(id.0, TaskState::Succeeded, now);
+                    (id, Finish::Done)
+                }
+                None => (id, Finish::LeaseLost),
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(finished)))
+    }
+
     fn fail<'a>(
         &'a self,
         id: TaskId,

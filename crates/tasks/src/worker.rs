@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -177,7 +177,12 @@ struct Shared {
     /// Cancellation senders of the running tasks.
     running: Mutex<HashMap<TaskId, watch::Sender<bool>>>,
     slot_freed: Notify,
+    /// Successes waiting to be recorded together.
+    completions: mpsc::UnboundedSender<Completion>,
 }
+
+/// A success to record, and where to say how that went.
+type Completion = (TaskId, String, oneshot::Sender<Result<Finish, TaskError>>);
 
 /// A running pool of workers; stop it with [`shutdown`](Self::shutdown).
 #[derive(Debug)]
@@ -185,6 +190,7 @@ pub struct WorkerPool {
     stop: watch::Sender<Option<Duration>>,
     main: tokio::task::JoinHandle<ShutdownReport>,
     upkeep: tokio::task::JoinHandle<()>,
+    completer: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -227,6 +233,8 @@ impl WorkerPool {
                 "worker periods and batch size must be positive".to_owned(),
             ));
         }
+        let (completions, queued) = mpsc::unbounded_channel();
+        let completer = tokio::spawn(complete_loop(backend.clone(), clock.clone(), config.id.clone(), queued));
         let shared = Arc::new(Shared {
             backend,
             clock,
@@ -234,11 +242,17 @@ impl WorkerPool {
             handlers: handlers.map,
             running: Mutex::new(HashMap::new()),
             slot_freed: Notify::new(),
+            completions,
         });
         let (stop, stop_rx) = watch::channel(None);
         let main = tokio::spawn(claim_loop(shared.clone(), stop_rx.clone()));
         let upkeep = tokio::spawn(upkeep_loop(shared, stop_rx));
-        Ok(Self { stop, main, upkeep })
+        Ok(Self {
+            stop,
+            main,
+            upkeep,
+            completer,
+        })
     }
 
     /// Stops claiming, lets running tasks finish for up to `grace`, then stops the rest and
@@ -247,6 +261,9 @@ impl WorkerPool {
         let _ = self.stop.send(Some(grace));
         let report = self.main.await.unwrap_or_default();
         let _ = self.upkeep.await;
+        // The last handle on the completion queue went with the loops: the completer records
+        // what is left and ends.
+        let _ = self.completer.await;
         report
     }
 }
@@ -351,6 +368,7 @@ async fn claim_loop(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Durati
 }
 
 async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>, permit: OwnedSemaphorePermit) {
+    let mut permit = Some(permit);
     let kind = task.kind.clone();
     let Some(registered) = shared.handlers.get(&kind) else {
         return;
@@ -379,6 +397,15 @@ async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>
         })
     };
     let (label, report) = match outcome {
+        Ok(Ok(result)) if shared.backend.batches_completions() => {
+            // The handler is done: its slot is free while the success waits for its batch (the
+            // lease stays renewed until it is recorded).
+            let recorded = complete(&shared, task.id, result);
+            if let Some(permit) = permit.take() {
+                free_slot(&shared, permit);
+            }
+            ("succeeded", recorded.await)
+        }
         Ok(Ok(result)) => ("succeeded", shared.backend.complete(task.id, worker, result, now).await),
         Ok(Err(HandlerError::Cancelled)) => ("cancelled", shared.backend.mark_cancelled(task.id, worker, now).await),
         Ok(Err(HandlerError::Retry(error))) => (
@@ -424,8 +451,66 @@ async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>
         }
     }
     running(&shared).remove(&task.id);
+    if let Some(permit) = permit {
+        free_slot(&shared, permit);
+    }
+}
+
+/// Gives a slot back and wakes the claim loop.
+fn free_slot(shared: &Shared, permit: OwnedSemaphorePermit) {
     drop(permit);
     shared.slot_freed.notify_one();
+}
+
+/// Hands a success to the completer (now) and returns the wait until it is recorded.
+fn complete(shared: &Shared, id: TaskId, result: String) -> impl Future<Output = Result<Finish, TaskError>> + use<> {
+    let (tx, rx) = oneshot::channel();
+    let sent = shared.completions.send((id, result, tx)).is_ok();
+    async move {
+        if !sent {
+            return Err(TaskError::Backend("the worker pool is stopping".to_owned()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(TaskError::Backend("the completer stopped".to_owned())))
+    }
+}
+
+/// Records successes in batches: whatever has queued up while the previous batch was being
+/// written goes in the next one (one transaction, one commit), so completions cost one commit
+/// per batch rather than one per task under load, and no wait when idle.
+async fn complete_loop(
+    backend: Arc<dyn TaskBackend>,
+    clock: Arc<dyn Clock>,
+    worker: String,
+    mut queued: mpsc::UnboundedReceiver<Completion>,
+) {
+    const MOST: usize = 500;
+    while let Some(first) = queued.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MOST {
+            match queued.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (results, replies): (Vec<(TaskId, String)>, Vec<_>) = batch
+            .into_iter()
+            .map(|(id, result, reply)| ((id, result), (id, reply)))
+            .unzip();
+        match backend.complete_many(&worker, results, clock.now()).await {
+            Ok(finished) => {
+                let by_id: HashMap<TaskId, Finish> = finished.into_iter().collect();
+                for (id, reply) in replies {
+                    let _ = reply.send(Ok(by_id.get(&id).copied().unwrap_or(Finish::LeaseLost)));
+                }
+            }
+            Err(error) => {
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// Heartbeats, reaping and depth gauges, until the pool stops.

@@ -207,9 +207,23 @@ async fn a_killed_worker_process_loses_nothing(backend_kind: Backend) {
         )
         .await
         .unwrap();
+    // Every task succeeded exactly once; every attempt is closed; the orphans (tasks the dead
+    // worker held) were re-delivered to the survivor after their lease expired. (How many were
+    // orphaned is not compared with the count taken at the kill: a commit the child sent just
+    // before dying may still land after that count.)
     let mut expired = 0;
     for task in &page.tasks {
         let attempts = queue.attempts(task.id).await.unwrap();
+        let successes = attempts
+            .iter()
+            .filter(|a| a.outcome == Some(finstage_tasks::AttemptOutcome::Succeeded))
+            .count();
+        assert_eq!(successes, 1, "task {} succeeded once: {attempts:?}", task.id);
+        assert!(
+            attempts.iter().all(|a| a.finished_at.is_some()),
+            "task {}: an attempt left open",
+            task.id
+        );
         if attempts
             .iter()
             .any(|a| a.worker == "doomed" && a.outcome == Some(finstage_tasks::AttemptOutcome::LeaseExpired))
@@ -218,7 +232,10 @@ async fn a_killed_worker_process_loses_nothing(backend_kind: Backend) {
             assert_eq!(attempts.last().map(|a| a.worker.as_str()), Some("survivor"));
         }
     }
-    assert_eq!(expired, orphaned, "each orphan was re-delivered once its lease expired");
+    assert!(
+        expired > 0 && expired <= orphaned + 16,
+        "{expired} re-delivered, {orphaned} running at the kill"
+    );
 }
 
 macro_rules! on_servers {

@@ -171,9 +171,10 @@ pub(crate) async fn failures_retry_with_backoff_then_succeed(backend: Arc<dyn Ta
         async move { state(&queue, id).await == TaskState::Succeeded }
     })
     .await;
-    // Two waits: at least half of 10 s, then half of 20 s.
+    // Two waits: at least half of 10 s, then half of 20 s; at most 10 + 20 s, plus what the
+    // database round trips add to the paused clock (see `database` in main.rs).
     assert!(begun.elapsed() >= Duration::from_secs(15), "{:?}", begun.elapsed());
-    assert!(begun.elapsed() <= Duration::from_secs(31), "{:?}", begun.elapsed());
+    assert!(begun.elapsed() <= Duration::from_secs(45), "{:?}", begun.elapsed());
     let attempts = queue.attempts(id).await.unwrap();
     let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome).collect();
     assert_eq!(
