@@ -234,18 +234,26 @@ async fn database_rows(backend: Backend, rows: &mut Vec<Row>) {
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let mut rows = Vec::new();
+    let memory = async || -> Pair {
+        let backend: Arc<dyn TaskBackend> = Arc::new(MemoryBackend::new());
+        (backend.clone(), backend)
+    };
+    if wanted("memory") {
+        // The same on a current-thread runtime: one core, no cross-thread wake-ups.
+        let single = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rows.push(single.block_on(run("memory, current-thread runtime", memory, 200_000, 256, 256)));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut rows = Vec::new();
         if wanted("memory") {
-            let make = async || -> Pair {
-                let backend: Arc<dyn TaskBackend> = Arc::new(MemoryBackend::new());
-                (backend.clone(), backend)
-            };
-            rows.push(run("memory", make, 200_000, 256, 256).await);
+            rows.push(run("memory, multi-thread runtime (2 threads)", memory, 200_000, 256, 256).await);
         }
         for (name, backend) in [("postgres", Backend::Postgres), ("mysql", Backend::Mysql), ("sqlite", Backend::Sqlite)] {
             if wanted(name) {
