@@ -396,6 +396,8 @@ async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>
             now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX)
         })
     };
+    // Whether a failure leaves no attempt (the backend then marks the task dead).
+    let mut dead = false;
     let (label, report) = match outcome {
         Ok(Ok(result)) if shared.backend.batches_completions() => {
             // The handler is done: its slot is free while the success waits for its batch (the
@@ -408,27 +410,36 @@ async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>
         }
         Ok(Ok(result)) => ("succeeded", shared.backend.complete(task.id, worker, result, now).await),
         Ok(Err(HandlerError::Cancelled)) => ("cancelled", shared.backend.mark_cancelled(task.id, worker, now).await),
-        Ok(Err(HandlerError::Retry(error))) => (
-            "failed",
-            shared
-                .backend
-                .fail(task.id, worker, AttemptOutcome::Failed, error, retry_at(), now)
-                .await,
-        ),
-        Ok(Err(HandlerError::Fatal(error))) => (
-            "failed",
-            shared
-                .backend
-                .fail(task.id, worker, AttemptOutcome::Failed, error, None, now)
-                .await,
-        ),
+        Ok(Err(HandlerError::Retry(error))) => {
+            let retry = retry_at();
+            dead = retry.is_none();
+            (
+                "failed",
+                shared
+                    .backend
+                    .fail(task.id, worker, AttemptOutcome::Failed, error, retry, now)
+                    .await,
+            )
+        }
+        Ok(Err(HandlerError::Fatal(error))) => {
+            dead = true;
+            (
+                "failed",
+                shared
+                    .backend
+                    .fail(task.id, worker, AttemptOutcome::Failed, error, None, now)
+                    .await,
+            )
+        }
         Err(_) => {
             let error = format!("timed out after {} ms", task.timeout.as_millis());
+            let retry = retry_at();
+            dead = retry.is_none();
             (
                 "timed_out",
                 shared
                     .backend
-                    .fail(task.id, worker, AttemptOutcome::TimedOut, error, retry_at(), now)
+                    .fail(task.id, worker, AttemptOutcome::TimedOut, error, retry, now)
                     .await,
             )
         }
@@ -436,10 +447,9 @@ async fn run_task(shared: Arc<Shared>, task: Task, cancel: watch::Receiver<bool>
     metrics::counter!("finstage_tasks_attempts_total", "kind" => kind.clone(), "outcome" => label).increment(1);
     match report {
         Ok(Finish::Done) => {
-            let dead = label != "succeeded"
-                && label != "cancelled"
-                && (task.attempts >= task.max_attempts || retry_at().is_none());
-            if dead {
+            // A task whose cancellation was asked for is cancelled, not dead, by the backend;
+            // the count errs towards dead only for failures with no attempt left.
+            if dead && !task.cancel_requested {
                 metrics::counter!("finstage_tasks_dead_total", "kind" => kind.clone()).increment(1);
             }
         }

@@ -2,6 +2,7 @@
 //! PostgreSQL, MariaDB and SQLite — on tokio's paused clock.
 
 mod db;
+mod metrics;
 mod processes;
 mod suite;
 
