@@ -63,6 +63,7 @@ type BoxHandler = Arc<dyn Fn(TaskContext, String) -> BoxFuture<'static, Result<S
 struct Registered {
     handler: BoxHandler,
     slots: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 /// The handlers of a worker pool, one per task kind, each with its concurrency.
@@ -118,6 +119,7 @@ impl Handlers {
             Registered {
                 handler: erased,
                 slots: Arc::new(Semaphore::new(concurrency)),
+                concurrency,
             },
         );
         Ok(self)
@@ -141,6 +143,10 @@ pub struct WorkerConfig {
     pub poll_max: Duration,
     /// Most tasks claimed in one call.
     pub claim_batch: usize,
+    /// Under load (a kind's slots mostly taken), how long the pool waits for more slots to free
+    /// before claiming for a few: a claim is a commit on the databases, so claiming one task per
+    /// freed slot costs one commit per task. Zero claims at once.
+    pub claim_linger: Duration,
     /// How often the depth gauges are refreshed.
     pub depth_every: Duration,
 }
@@ -155,6 +161,7 @@ impl Default for WorkerConfig {
             poll_min: Duration::from_millis(5),
             poll_max: Duration::from_millis(500),
             claim_batch: 64,
+            claim_linger: Duration::from_millis(2),
             depth_every: Duration::from_secs(15),
         }
     }
@@ -276,6 +283,7 @@ async fn claim_loop(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Durati
     let mut tasks = JoinSet::new();
     let mut poll = shared.config.poll_min;
     let kinds: Vec<String> = shared.handlers.keys().cloned().collect();
+    let mut last_claim = Instant::now();
     loop {
         if stop.borrow().is_some() {
             break;
@@ -285,10 +293,19 @@ async fn claim_loop(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Durati
         let freed = shared.slot_freed.notified();
         let mut claimed_any = false;
         let mut full = false;
+        let mut linger: Option<Duration> = None;
         for kind in &kinds {
             let registered = &shared.handlers[kind];
             let free = registered.slots.available_permits();
             if free == 0 {
+                full = true;
+                continue;
+            }
+            let busy = registered.concurrency - free;
+            let worth = shared.config.claim_batch.min(registered.concurrency) / 2;
+            let waited = last_claim.elapsed();
+            if busy > 0 && free < worth && waited < shared.config.claim_linger {
+                linger = Some(shared.config.claim_linger - waited);
                 full = true;
                 continue;
             }
@@ -330,11 +347,13 @@ async fn claim_loop(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Durati
         while tasks.try_join_next().is_some() {}
         if claimed_any {
             poll = shared.config.poll_min;
+            last_claim = Instant::now();
             continue;
         }
         tokio::select! {
             () = work => {}
-            () = freed, if full => {}
+            () = freed, if full && linger.is_none() => {}
+            () = tokio::time::sleep(linger.unwrap_or_default()), if linger.is_some() => {}
             () = tokio::time::sleep(poll) => {}
             _ = stop.changed() => {}
         }

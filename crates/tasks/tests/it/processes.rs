@@ -25,6 +25,7 @@ fn config(id: &str) -> WorkerConfig {
         poll_min: Duration::from_millis(2),
         poll_max: Duration::from_millis(50),
         claim_batch: 16,
+        claim_linger: Duration::from_millis(2),
         depth_every: Duration::from_secs(60),
     }
 }

@@ -30,6 +30,7 @@ pub(crate) fn config(id: &str) -> WorkerConfig {
         poll_min: Duration::from_millis(5),
         poll_max: Duration::from_millis(100),
         claim_batch: 16,
+        claim_linger: Duration::from_millis(2),
         depth_every: Duration::from_secs(60),
     }
 }
