@@ -158,8 +158,10 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(10),
             reap_every: Duration::from_secs(5),
-            poll_min: Duration::from_millis(5),
-            poll_max: Duration::from_millis(500),
+            // Idle workers pick up a task within ~10 ms where no notification reaches them
+            // (MySQL, SQLite, another process's enqueue): one indexed claim query per 10 ms.
+            poll_min: Duration::from_millis(1),
+            poll_max: Duration::from_millis(10),
             claim_batch: 64,
             claim_linger: Duration::from_millis(2),
             depth_every: Duration::from_secs(15),
