@@ -140,6 +140,17 @@ impl State {
         }
     }
 
+    /// Records `worker`'s success on `id`, if it still holds the lease.
+    fn succeed(&mut self, id: TaskId, worker: &str, result: String, now: DateTime<Utc>) -> Finish {
+        let Some(task) = self.owned(id, worker) else {
+            return Finish::LeaseLost;
+        };
+        task.result = Some(result);
+        self.close_attempt(id.0, AttemptOutcome::Succeeded, None, now);
+        self.finish(id.0, TaskState::Succeeded, now);
+        Finish::Done
+    }
+
     /// After a failed or expired attempt: retry at `retry_at` if attempts remain, else dead.
     fn after_failure(&mut self, id: i64, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let retry = self
@@ -269,16 +280,7 @@ impl TaskBackend for MemoryBackend {
         result: String,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Finish, TaskError>> {
-        let mut state = self.lock();
-        let finish = match state.owned(id, worker) {
-            Some(task) => {
-                task.result = Some(result);
-                state.close_attempt(id.0, AttemptOutcome::Succeeded, None, now);
-                state.finish(id.0, TaskState::Succeeded, now);
-                Finish::Done
-            }
-            None => Finish::LeaseLost,
-        };
+        let finish = self.lock().succeed(id, worker, result, now);
         Box::pin(std::future::ready(Ok(finish)))
     }
 
@@ -295,15 +297,7 @@ impl TaskBackend for MemoryBackend {
         let mut state = self.lock();
         let finished = results
             .into_iter()
-            .map(|(id, result)| match state.owned(id, worker) {
-                Some(task) => {
-                    task.result = Some(result);
-                    state.close_attempt(id.0, AttemptOutcome::Succeeded, None, now);
-                    state.finish(id.0, TaskState::Succeeded, now);
-                    (id, Finish::Done)
-                }
-                None => (id, Finish::LeaseLost),
-            })
+            .map(|(id, result)| (id, state.succeed(id, worker, result, now)))
             .collect();
         Box::pin(std::future::ready(Ok(finished)))
     }
