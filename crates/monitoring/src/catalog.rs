@@ -166,8 +166,12 @@ catalog! {
     SIGNALS_DETECTED_TOTAL: Counter "finstage_signals_detected_total" ["kind"] "finstage-core" (planned)
         => "Signals detected, by signal kind.";
     // Notifications.
-    NOTIFY_MESSAGES_TOTAL: Counter "finstage_notify_messages_total" ["outcome"] "finstage-notify" (planned)
-        => "Telegram messages, by outcome (ok, error, dropped).";
+    NOTIFY_MESSAGES_TOTAL: Counter "finstage_notify_messages_total" ["channel", "outcome"] "finstage-notify"
+        => "Notifications, by channel and outcome (sent, failed); a split message counts once.";
+    NOTIFY_ATTEMPTS_TOTAL: Counter "finstage_notify_attempts_total" ["channel", "outcome"] "finstage-notify"
+        => "Requests to a notification channel, retries included, by outcome (ok, rate_limited, server_error, timeout, connect, rejected, malformed).";
+    NOTIFY_SEND_SECONDS: Histogram "finstage_notify_send_seconds" ["channel"] "finstage-notify"
+        => "Time to deliver one notification (every part, rate-limit waits and retries included), in seconds.";
     // Health and alerts.
     HEALTH_STATUS: Gauge "finstage_health_status" ["check"] "finstage-monitoring"
         => "Result of a readiness check at its last run: 0 ok, 1 degraded, 2 down.";

@@ -33,7 +33,10 @@ pub use import::{ImportSummary, parse_bars_csv};
 pub use repo::alerts::DEDUPE_KEY_MAX_LEN;
 pub use repo::bars::UpsertSummary;
 pub use repo::highs::{HighRecord, NewHigh};
-pub use repo::notifications::{CHANNEL_MAX_LEN, NOTIFICATION_ERROR_MAX_LEN, Notification, NotificationStatus};
+pub use repo::notifications::{
+    CHANNEL_MAX_LEN, NOTIFICATION_ERROR_MAX_LEN, NOTIFICATION_EXCERPT_MAX_LEN, NOTIFICATION_KIND_MAX_LEN,
+    NOTIFICATION_RECIPIENT_MAX_LEN, Notification, NotificationStatus,
+};
 pub use repo::outcomes::{Horizon, HorizonOutcome, SignalOutcome};
 pub use repo::signals::{
     NewSignal, PageRequest, SIGNAL_KIND_MAX_LEN, SIGNAL_PAGE_MAX, SIGNAL_TIMEFRAME_MAX_LEN, SIGNAL_VALUES_MAX_BYTES,

@@ -136,6 +136,9 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        recipient -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        excerpt -> Nullable<Text>,
     }
 }
 

@@ -4,12 +4,17 @@
 //!   as real-shaped JSON, with latency, a sliding-window request limit, per-symbol counts, a
 //!   request log and on-demand [`Fault`]s (5xx, 429 with or without `Retry-After`, malformed,
 //!   truncated, nulls, zeros, 404, 422, empty results, delays, dropped connections).
+//! - [`telegram`]: [`MockTelegram`], a mock of the Telegram Bot API's `sendMessage` that checks
+//!   the bot token, parses the text like Telegram's HTML mode (tags, entities, the 4,096-unit
+//!   limit, Telegram's error descriptions), records every request and accepted message, and
+//!   injects [`TelegramFault`]s (429 with `retry_after`, 400, 403, 5xx, delays, dropped
+//!   connections).
 //! - [`fixtures`]: the repository's real daily histories (`data/seed/`), a CSV loader for that
 //!   format, and deterministic synthetic histories.
 //!
 //! Each mock is a real HTTP/1.1 server (hyper) on `127.0.0.1:0`, so clients are tested through
 //! their real network stack: point their base URL at [`MockYahoo::base_url`].
-//! The Yahoo types are re-exported at the crate root for convenience.
+//! The Yahoo and Telegram types are re-exported at the crate root for convenience.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -26,6 +31,8 @@
 
 pub mod fixtures;
 mod http;
+pub mod telegram;
 pub mod yahoo;
 
+pub use telegram::{MockTelegram, SentMessage, TelegramFault, TelegramRequest};
 pub use yahoo::{Fault, FaultScope, MockMeta, MockYahoo, RecordedRequest};

@@ -17,6 +17,12 @@ use crate::schema::notification_log;
 pub const CHANNEL_MAX_LEN: usize = 32;
 /// The longest error text kept, in characters; a longer one is cut there.
 pub const NOTIFICATION_ERROR_MAX_LEN: usize = 4_000;
+/// The longest recipient (a chat id, an address), in characters.
+pub const NOTIFICATION_RECIPIENT_MAX_LEN: usize = 64;
+/// The longest message kind, in characters.
+pub const NOTIFICATION_KIND_MAX_LEN: usize = 32;
+/// The longest message excerpt kept, in characters; a longer one is cut there.
+pub const NOTIFICATION_EXCERPT_MAX_LEN: usize = 100;
 
 /// Notifications and their delivery.
 pub struct Notifications<'a> {
@@ -82,6 +88,12 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
     /// When it was last updated.
     pub updated_at: DateTime<Utc>,
+    /// Who it went to (a chat id), when recorded.
+    pub recipient: Option<String>,
+    /// What it was (`alert`, `daily_report`, …), when recorded.
+    pub kind: Option<String>,
+    /// The start of its text, when recorded.
+    pub excerpt: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -94,6 +106,9 @@ struct NotificationRow {
     error: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    recipient: Option<String>,
+    kind: Option<String>,
+    excerpt: Option<String>,
 }
 
 impl NotificationRow {
@@ -119,6 +134,9 @@ impl NotificationRow {
             error: self.error,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
+            recipient: self.recipient,
+            kind: self.kind,
+            excerpt: self.excerpt,
         })
     }
 }
@@ -132,18 +150,26 @@ struct NewNotificationRow<'a> {
     error: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    recipient: Option<&'a str>,
+    kind: Option<&'a str>,
+    excerpt: Option<&'a str>,
 }
 
 fn attempts_column(attempts: u32) -> Result<i32, StoreError> {
     i32::try_from(attempts).map_err(|_| StoreError::InvalidInput(format!("{attempts} attempts exceed an INTEGER")))
 }
 
+/// `text` cut to at most `max` characters.
+fn cut(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
 /// The error text as kept: at most [`NOTIFICATION_ERROR_MAX_LEN`] characters.
 fn error_column(error: Option<&str>) -> Option<&str> {
-    error.map(|e| match e.char_indices().nth(NOTIFICATION_ERROR_MAX_LEN) {
-        Some((cut, _)) => &e[..cut],
-        None => e,
-    })
+    error.map(|e| cut(e, NOTIFICATION_ERROR_MAX_LEN))
 }
 
 impl Notifications<'_> {
@@ -154,13 +180,12 @@ impl Notifications<'_> {
     /// [`StoreError::InvalidInput`] for an empty channel or one longer than 32 characters, or
     /// attempts beyond an INTEGER; [`StoreError::Query`] from the database.
     pub async fn insert(
-        mut self,
+        self,
         channel: &str,
         status: NotificationStatus,
         attempts: u32,
         error: Option<&str>,
     ) -> Result<i64, StoreError> {
-        const OP: &str = "notifications.insert";
         check_len("a notification channel", channel, CHANNEL_MAX_LEN)?;
         let now = db_now();
         let row = NewNotificationRow {
@@ -170,7 +195,52 @@ impl Notifications<'_> {
             error: error_column(error),
             created_at: now,
             updated_at: now,
+            recipient: None,
+            kind: None,
+            excerpt: None,
         };
+        self.insert_row(row).await
+    }
+
+    /// Logs a new delivery for `channel` with no attempt yet: who it goes to, what kind of
+    /// message it is and the start of its text (cut to 100 characters). Returns its id.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an empty channel or one longer than 32 characters, a
+    /// recipient that is empty or longer than 64 characters, a kind that is empty or longer than
+    /// 32; [`StoreError::Query`] from the database.
+    pub async fn insert_delivery(
+        self,
+        channel: &str,
+        recipient: Option<&str>,
+        kind: Option<&str>,
+        excerpt: Option<&str>,
+        status: NotificationStatus,
+    ) -> Result<i64, StoreError> {
+        check_len("a notification channel", channel, CHANNEL_MAX_LEN)?;
+        if let Some(recipient) = recipient {
+            check_len("a notification recipient", recipient, NOTIFICATION_RECIPIENT_MAX_LEN)?;
+        }
+        if let Some(kind) = kind {
+            check_len("a notification kind", kind, NOTIFICATION_KIND_MAX_LEN)?;
+        }
+        let now = db_now();
+        let row = NewNotificationRow {
+            channel,
+            status: status.as_str(),
+            attempts: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            recipient,
+            kind,
+            excerpt: excerpt.map(|e| cut(e, NOTIFICATION_EXCERPT_MAX_LEN)),
+        };
+        self.insert_row(row).await
+    }
+
+    async fn insert_row(mut self, row: NewNotificationRow<'_>) -> Result<i64, StoreError> {
+        const OP: &str = "notifications.insert";
         let mut slot = None;
         let conn = self.exec.conn(&mut slot).await?;
         let insert = diesel::insert_into(notification_log::table).values(&row);

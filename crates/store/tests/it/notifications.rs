@@ -229,8 +229,65 @@ async fn an_unknown_status_is_an_invalid_row(backend: Backend) {
     assert_eq!(NotificationStatus::Failed.to_string(), "failed");
 }
 
+async fn deliveries_record_recipient_kind_and_excerpt(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let long = "ü".repeat(150);
+    let id = db
+        .store
+        .notifications()
+        .insert_delivery(
+            "telegram",
+            Some("-1001234567890"),
+            Some("daily_report"),
+            Some(&long),
+            NotificationStatus::Pending,
+        )
+        .await
+        .unwrap();
+    let stored = db.store.notifications().get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.recipient.as_deref(),
+            stored.kind.as_deref(),
+            stored.excerpt.as_deref(),
+            stored.attempts,
+            stored.status
+        ),
+        (
+            Some("-1001234567890"),
+            Some("daily_report"),
+            Some("ü".repeat(100).as_str()),
+            0,
+            NotificationStatus::Pending
+        )
+    );
+    // The older insert leaves the details empty.
+    let plain = db
+        .store
+        .notifications()
+        .insert("telegram", NotificationStatus::Sent, 1, None)
+        .await
+        .unwrap();
+    let plain = db.store.notifications().get(plain).await.unwrap().unwrap();
+    assert_eq!((plain.recipient, plain.kind, plain.excerpt), (None, None, None));
+    for (recipient, kind) in [
+        (Some(""), None),
+        (Some(&*"9".repeat(65)), None),
+        (None, Some(&*"k".repeat(33))),
+    ] {
+        assert!(matches!(
+            db.store
+                .notifications()
+                .insert_delivery("telegram", recipient, kind, None, NotificationStatus::Pending)
+                .await,
+            Err(StoreError::InvalidInput(_))
+        ));
+    }
+}
+
 backend_tests!(
     insert_update_and_list,
+    deliveries_record_recipient_kind_and_excerpt,
     long_errors_are_cut_and_bad_input_refused,
     an_unknown_status_is_an_invalid_row,
 );

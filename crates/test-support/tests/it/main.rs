@@ -9,3 +9,4 @@ mod helpers;
 mod limits;
 mod ranges;
 mod server;
+mod telegram;
