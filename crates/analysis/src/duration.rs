@@ -30,7 +30,7 @@ pub fn parse(text: &str) -> Option<Duration> {
 pub fn format(duration: Duration) -> String {
     let secs = duration.as_secs();
     for (unit, scale) in UNITS {
-        if secs > 0 && secs % scale == 0 {
+        if secs > 0 && secs.is_multiple_of(scale) {
             return format!("{}{unit}", secs / scale);
         }
     }

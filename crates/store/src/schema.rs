@@ -128,6 +128,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    alert_claims (dedupe_key) {
+        dedupe_key -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     notification_log (id) {
         id -> BigInt,
         channel -> Text,
@@ -206,7 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(signals, signal_outcomes);
 diesel::allow_tables_to_appear_in_same_query!(tasks, task_attempts);
 
 /// Every table of the schema, in creation order.
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 16] = [
     "symbols",
     "daily_bars",
     "intraday_bars",
@@ -222,4 +229,5 @@ pub const TABLES: [&str; 15] = [
     "tasks",
     "task_attempts",
     "task_schedule_slots",
+    "alert_claims",
 ];

@@ -1,12 +1,15 @@
-//! The `alert_log` table: the alerts sent, for deduplication.
+//! The `alert_log` and `alert_claims` tables: the alerts sent, and the claims that let one of
+//! many instances send each.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::error::StoreError;
 use crate::repo::{Exec, check_len, db_time, utc};
-use crate::schema::alert_log;
+use crate::schema::{alert_claims, alert_log};
 
 /// The longest dedupe key, in characters (an index key of MySQL's utf8mb4).
 pub const DEDUPE_KEY_MAX_LEN: usize = 191;
@@ -82,7 +85,72 @@ impl Alerts<'_> {
         Ok(found.is_some())
     }
 
-    /// Deletes the records of alerts sent before `before`; returns how many.
+    /// Claims the alert `dedupe_key` at `now` unless it was claimed less than `window` before:
+    /// `true` means the caller is the one to send it. Of any number of concurrent claims of one
+    /// key (across connections, processes and hosts) exactly one succeeds; a claim at or after
+    /// the end of the window replaces the old one. Each of the two statements is atomic on its
+    /// own: an update of a stale claim, then an insert of a missing one that does nothing on
+    /// conflict.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an empty key or one longer than 191 characters, or a
+    /// window beyond a century; [`StoreError::Query`] from the database.
+    pub async fn claim(mut self, dedupe_key: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
+        const OP: &str = "alerts.claim";
+        check_key(dedupe_key)?;
+        let window = TimeDelta::from_std(window)
+            .ok()
+            .filter(|w| *w <= TimeDelta::days(36_525))
+            .ok_or_else(|| StoreError::InvalidInput("an alert window is at most a century".into()))?;
+        let now = db_time(now);
+        let stale = now.checked_sub_signed(window).unwrap_or(NaiveDateTime::MIN);
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        // A stale claim is taken over by the one update whose condition still holds on the
+        // latest row version (PostgreSQL re-checks it after a concurrent update; MySQL's update
+        // reads the latest committed row; SQLite has one writer).
+        let update = diesel::update(
+            alert_claims::table
+                .filter(alert_claims::dedupe_key.eq(dedupe_key))
+                .filter(alert_claims::sent_at.le(stale)),
+        )
+        .set(alert_claims::sent_at.eq(now));
+        if run!(conn, OP, c => update.execute(c).await)? == 1 {
+            return Ok(true);
+        }
+        // No claim, or a fresh one: only an insert into an empty key succeeds; a concurrent
+        // insert of the same key waits on the key and then does nothing.
+        let row = (alert_claims::dedupe_key.eq(dedupe_key), alert_claims::sent_at.eq(now));
+        let inserted = run_each!(conn, OP,
+            postgres c => diesel::insert_into(alert_claims::table).values(row).on_conflict_do_nothing().execute(c).await,
+            mysql c => diesel::insert_or_ignore_into(alert_claims::table).values(row).execute(c).await,
+            sqlite c => diesel::insert_into(alert_claims::table).values(row).on_conflict_do_nothing().execute(c).await,
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Gives back the claim of `dedupe_key` made at `claimed_at` (an alert that could not be
+    /// sent), so that the next evaluation may claim it again; `false` when the claim is no
+    /// longer that one.
+    ///
+    /// # Errors
+    /// As [`claim`](Self::claim).
+    pub async fn release(mut self, dedupe_key: &str, claimed_at: DateTime<Utc>) -> Result<bool, StoreError> {
+        check_key(dedupe_key)?;
+        let claimed_at = db_time(claimed_at);
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let delete = diesel::delete(
+            alert_claims::table
+                .filter(alert_claims::dedupe_key.eq(dedupe_key))
+                .filter(alert_claims::sent_at.eq(claimed_at)),
+        );
+        let n = run!(conn, "alerts.release", c => delete.execute(c).await)?;
+        Ok(n > 0)
+    }
+
+    /// Deletes the records of alerts sent before `before`, and the claims made before it;
+    /// returns how many records.
     ///
     /// # Errors
     /// [`StoreError::Query`] from the database.
@@ -92,6 +160,9 @@ impl Alerts<'_> {
         let conn = self.exec.conn(&mut slot).await?;
         let delete = diesel::delete(alert_log::table.filter(alert_log::sent_at.lt(before)));
         let n = run!(conn, "alerts.prune", c => delete.execute(c).await)?;
+        // Claims that old silence nothing any more (a window ends long before retention does).
+        let claims = diesel::delete(alert_claims::table.filter(alert_claims::sent_at.lt(before)));
+        run!(conn, "alerts.prune", c => claims.execute(c).await)?;
         Ok(n as u64)
     }
 }

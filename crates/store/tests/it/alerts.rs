@@ -1,5 +1,5 @@
 //! The alert log: records by dedupe key, the last sending, whether one was sent since a time,
-//! and pruning.
+//! pruning; and claims, once per window, with one winner among concurrent claimers.
 
 use chrono::{DateTime, TimeZone, Utc};
 use finstage_store::{Backend, StoreError};
@@ -76,8 +76,61 @@ async fn keys_up_to_191_characters(backend: Backend) {
     assert_eq!(db.store.conn().await.unwrap().count_rows("alert_log").await.unwrap(), 1);
 }
 
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(180);
+
+async fn a_claim_holds_for_its_window(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let alerts = || db.store.alerts();
+    assert!(alerts().claim("AAPL:price_rise", at(0), WINDOW).await.unwrap());
+    assert!(!alerts().claim("AAPL:price_rise", at(0), WINDOW).await.unwrap());
+    assert!(!alerts().claim("AAPL:price_rise", at(2), WINDOW).await.unwrap());
+    assert!(alerts().claim("AAPL:price_drop", at(2), WINDOW).await.unwrap(), "keys are apart");
+    // The window's end is included: three minutes after the claim, it is free again.
+    assert!(alerts().claim("AAPL:price_rise", at(3), WINDOW).await.unwrap());
+    assert!(!alerts().claim("AAPL:price_rise", at(5), WINDOW).await.unwrap());
+    // A claim older than the caller's clock (another instance ahead) holds too.
+    assert!(!alerts().claim("AAPL:price_rise", at(1), WINDOW).await.unwrap());
+
+    // Given back (the alert could not be sent): claimable again at once; a release of a claim
+    // that is not the current one changes nothing.
+    assert!(!alerts().release("AAPL:price_rise", at(0)).await.unwrap());
+    assert!(alerts().release("AAPL:price_rise", at(3)).await.unwrap());
+    assert!(alerts().claim("AAPL:price_rise", at(4), WINDOW).await.unwrap());
+
+    assert!(matches!(
+        alerts().claim("", at(0), WINDOW).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        alerts().claim("k", at(0), std::time::Duration::from_secs(u64::MAX)).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    // Pruning drops old claims with the records.
+    assert_eq!(db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(), 2);
+    db.store.alerts().prune(at(1_000)).await.unwrap();
+    assert_eq!(db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(), 0);
+}
+
+async fn concurrent_claims_have_one_winner(backend: Backend) {
+    let db = TestDb::with(backend, |c| c.pool.max_size = 8).await;
+    // A fresh key, then a stale claim taken over: each by 16 claims at once on 8 connections.
+    for minute in [0, 10] {
+        let claims = (0..16).map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move { store.alerts().claim("MSFT:new_all_time_high", at(minute), WINDOW).await })
+        });
+        let mut winners = 0;
+        for claim in claims.collect::<Vec<_>>() {
+            winners += usize::from(claim.await.unwrap().unwrap());
+        }
+        assert_eq!(winners, 1, "at minute {minute}");
+    }
+}
+
 backend_tests!(
     record_and_ask,
     prune_deletes_the_older_records,
-    keys_up_to_191_characters
+    keys_up_to_191_characters,
+    a_claim_holds_for_its_window,
+    concurrent_claims_have_one_winner
 );
