@@ -94,7 +94,10 @@ impl DedupePolicy {
             if window <= MAX_WINDOW {
                 Ok(())
             } else {
-                Err(AnalysisError::config(key, format!("at most a year, not {}s", window.as_secs())))
+                Err(AnalysisError::config(
+                    key,
+                    format!("at most a year, not {}s", window.as_secs()),
+                ))
             }
         };
         check(format!("{prefix}.price"), self.price)?;
@@ -145,25 +148,43 @@ mod tests {
     #[test]
     fn keys_name_symbol_and_kind() {
         let symbol = Symbol::parse("^GSPC").unwrap();
-        assert_eq!(DedupePolicy::key(&symbol, SignalKind::MaBreakout { period: 20 }), "^GSPC:ma_breakout_20");
+        assert_eq!(
+            DedupePolicy::key(&symbol, SignalKind::MaBreakout { period: 20 }),
+            "^GSPC:ma_breakout_20"
+        );
     }
 
     #[test]
     fn reads_durations_and_kind_names() {
         let policy: DedupePolicy =
-            serde_json::from_str(r#"{"price":"90s","high":"1d","kinds":{"price_surge":"10m","golden_cross":3600}}"#).unwrap();
+            serde_json::from_str(r#"{"price":"90s","high":"1d","kinds":{"price_surge":"10m","golden_cross":3600}}"#)
+                .unwrap();
         assert_eq!(policy.price, Duration::from_secs(90));
         assert_eq!(policy.high, Duration::from_secs(86_400));
         assert_eq!(policy.technical, DedupePolicy::default().technical);
         assert_eq!(policy.window(SignalKind::PriceSurge), Duration::from_secs(600));
-        assert_eq!(policy.window(SignalKind::GoldenCross { fast: 50, slow: 200 }), Duration::from_secs(3600));
-        for bad in [r#"{"price":"3 parsecs"}"#, r#"{"kinds":{"price_soar":"1m"}}"#, r#"{"price":-1}"#] {
+        assert_eq!(
+            policy.window(SignalKind::GoldenCross { fast: 50, slow: 200 }),
+            Duration::from_secs(3600)
+        );
+        for bad in [
+            r#"{"price":"3 parsecs"}"#,
+            r#"{"kinds":{"price_soar":"1m"}}"#,
+            r#"{"price":-1}"#,
+        ] {
             assert!(serde_json::from_str::<DedupePolicy>(bad).is_err(), "{bad}");
         }
         let json = serde_json::to_string(&policy).unwrap();
         assert_eq!(serde_json::from_str::<DedupePolicy>(&json).unwrap(), policy);
-        let mut long = DedupePolicy::default();
-        long.high = Duration::from_secs(400 * 86_400);
-        assert!(long.validate("alerts.dedupe").unwrap_err().to_string().contains("alerts.dedupe.high"));
+        let long = DedupePolicy {
+            high: Duration::from_secs(400 * 86_400),
+            ..DedupePolicy::default()
+        };
+        assert!(
+            long.validate("alerts.dedupe")
+                .unwrap_err()
+                .to_string()
+                .contains("alerts.dedupe.high")
+        );
     }
 }

@@ -112,13 +112,7 @@ impl Outcome {
 ///
 /// `points` not in time order give unspecified (but never panicking) results; a point with a
 /// price that is not finite and positive is skipped.
-pub fn track(
-    time: DateTime<Utc>,
-    price: f64,
-    direction: Direction,
-    known: &Outcome,
-    points: &[PricePoint],
-) -> Outcome {
+pub fn track(time: DateTime<Utc>, price: f64, direction: Direction, known: &Outcome, points: &[PricePoint]) -> Outcome {
     let mut outcome = *known;
     for horizon in Horizon::ALL {
         let slot = &mut outcome.horizons[horizon.index()];
@@ -127,10 +121,7 @@ pub fn track(
         }
         let due = horizon.after(time);
         let first = points.partition_point(|p| p.time < due);
-        let Some(point) = points[first..]
-            .iter()
-            .find(|p| p.price.is_finite() && p.price > 0.0)
-        else {
+        let Some(point) = points[first..].iter().find(|p| p.price.is_finite() && p.price > 0.0) else {
             continue;
         };
         let ret = point.price / price - 1.0;
@@ -291,7 +282,16 @@ mod tests {
             .iter()
             .map(|h| h.map(|h| (h.price, h.success.unwrap())).unwrap())
             .collect();
-        assert_eq!(got, [(101.0, true), (99.0, false), (103.0, true), (97.0, false), (110.0, true)]);
+        assert_eq!(
+            got,
+            [
+                (101.0, true),
+                (99.0, false),
+                (103.0, true),
+                (97.0, false),
+                (110.0, true)
+            ]
+        );
         assert!(o.is_complete());
         assert!((o.at(Horizon::D1).unwrap().ret - 0.03).abs() < 1e-12);
     }
@@ -314,7 +314,10 @@ mod tests {
     #[test]
     fn a_month_is_a_calendar_month() {
         let jan31 = Utc.with_ymd_and_hms(2024, 1, 31, 0, 0, 0).unwrap();
-        assert_eq!(Horizon::M1.after(jan31), Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).unwrap());
+        assert_eq!(
+            Horizon::M1.after(jan31),
+            Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).unwrap()
+        );
         assert_eq!(Horizon::M1.after(DateTime::<Utc>::MAX_UTC), DateTime::<Utc>::MAX_UTC);
     }
 
@@ -342,7 +345,12 @@ mod tests {
                 None,
             ],
         };
-        let a = [one(0.02, Some(true)), one(-0.01, Some(false)), one(0.04, Some(true)), one(0.01, Some(true))];
+        let a = [
+            one(0.02, Some(true)),
+            one(-0.01, Some(false)),
+            one(0.04, Some(true)),
+            one(0.01, Some(true)),
+        ];
         let b = [one(0.05, None)];
         let rows = stats(
             a.iter()
@@ -350,7 +358,10 @@ mod tests {
                 .chain(b.iter().map(|o| (SignalKind::VolumeDryUp, o))),
         );
         assert_eq!(rows.len(), 2);
-        let golden = rows.iter().find(|r| r.kind == SignalKind::GoldenCross { fast: 50, slow: 200 }).unwrap();
+        let golden = rows
+            .iter()
+            .find(|r| r.kind == SignalKind::GoldenCross { fast: 50, slow: 200 })
+            .unwrap();
         let h1 = golden.at(Horizon::H1);
         assert_eq!((golden.count, h1.measured, h1.wins), (4, 4, 3));
         assert_eq!(h1.win_rate, Some(0.75));

@@ -275,7 +275,12 @@ fn ranked(stats: &[KindStats], config: &ReportConfig) -> Vec<KindRank> {
 }
 
 /// Builds the report of `date` from every watchlist and the statistics of every kind.
-pub fn build(date: NaiveDate, watchlists: &[WatchlistInput<'_>], stats: &[KindStats], config: &ReportConfig) -> DailyReport {
+pub fn build(
+    date: NaiveDate,
+    watchlists: &[WatchlistInput<'_>],
+    stats: &[KindStats],
+    config: &ReportConfig,
+) -> DailyReport {
     let ranks = ranked(stats, config);
     let best: Vec<KindRank> = ranks.iter().take(config.top).copied().collect();
     let worst: Vec<KindRank> = ranks

@@ -249,7 +249,10 @@ impl SignalKind {
     }
 
     fn plain_name(self) -> Option<&'static str> {
-        PLAIN_KINDS.iter().find(|(kind, _)| *kind == self).map(|&(_, name)| name)
+        PLAIN_KINDS
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map(|&(_, name)| name)
     }
 }
 
@@ -457,7 +460,11 @@ impl Signal {
         strength: f64,
         values: SignalValues,
     ) -> Self {
-        let strength = if strength.is_nan() { 0.0 } else { strength.clamp(0.0, 1.0) };
+        let strength = if strength.is_nan() {
+            0.0
+        } else {
+            strength.clamp(0.0, 1.0)
+        };
         Self {
             symbol,
             kind,
@@ -520,7 +527,10 @@ mod tests {
     #[test]
     fn values_serialize_as_an_object_in_order() {
         let values = SignalValues::new().with("close", 101.5).with("sma", 100.25);
-        assert_eq!(serde_json::to_string(&values).unwrap(), r#"{"close":101.5,"sma":100.25}"#);
+        assert_eq!(
+            serde_json::to_string(&values).unwrap(),
+            r#"{"close":101.5,"sma":100.25}"#
+        );
         assert_eq!(values.get("sma"), Some(100.25));
         assert_eq!(values.to_json()["close"], 101.5);
         assert!(SignalValues::new().with("x", f64::NAN).to_json()["x"].is_null());

@@ -102,7 +102,10 @@ fn check_pct(key: &str, value: f64) -> Result<(), AnalysisError> {
     if value.is_finite() && value > 0.0 && value < 100.0 {
         Ok(())
     } else {
-        Err(AnalysisError::config(key, format!("a percentage above 0 and below 100, not {value}")))
+        Err(AnalysisError::config(
+            key,
+            format!("a percentage above 0 and below 100, not {value}"),
+        ))
     }
 }
 
@@ -214,14 +217,20 @@ mod tests {
                 ..SymbolThresholds::default()
             },
         );
-        assert!(t.validate("t").unwrap_err().to_string().contains("t.symbols.AAPL.surge_pct"));
+        assert!(
+            t.validate("t")
+                .unwrap_err()
+                .to_string()
+                .contains("t.symbols.AAPL.surge_pct")
+        );
     }
 
     #[test]
     fn deserializes_from_a_partial_table() {
-        let t: Thresholds =
-            serde_json::from_str(r#"{"stock":{"rise_pct":2,"drop_pct":2,"drop_from_high_pct":4},"symbols":{"tsla":{"rise_pct":6}}}"#)
-                .unwrap();
+        let t: Thresholds = serde_json::from_str(
+            r#"{"stock":{"rise_pct":2,"drop_pct":2,"drop_from_high_pct":4},"symbols":{"tsla":{"rise_pct":6}}}"#,
+        )
+        .unwrap();
         assert_eq!(t.stock.rise_pct, 2.0);
         assert_eq!(t.index, Thresholds::default().index);
         assert_eq!(t.symbols[&Symbol::parse("TSLA").unwrap()].rise_pct, Some(6.0));

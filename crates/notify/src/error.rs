@@ -91,6 +91,10 @@ pub enum NotifyError {
     /// database hiccup does not stop an alert); a [`DeliveryLog`](crate::DeliveryLog) returns them.
     #[error("delivery log: {0}")]
     DeliveryLog(String),
+    /// The alert dedupe record (the store's `alert_claims`) could not be read or written; the
+    /// alert was not sent.
+    #[error("alert log: {0}")]
+    AlertLog(String),
     /// A notifier was configured with impossible settings.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -154,6 +158,7 @@ impl NotifyError {
             Self::InvalidMessage(_) => "invalid_message",
             Self::Part { error, .. } => error.kind(),
             Self::DeliveryLog(_) => "delivery_log",
+            Self::AlertLog(_) => "alert_log",
             Self::Config(_) => "config",
         }
     }

@@ -30,8 +30,10 @@
 //! Metrics (through the `metrics` facade): `finstage_notify_messages_total{channel,outcome}`,
 //! `finstage_notify_attempts_total{channel,outcome}`, `finstage_notify_send_seconds{channel}`.
 
+mod alerter;
 mod delivery_log;
 mod error;
+pub mod format;
 mod html;
 mod limit;
 mod notifier;
@@ -39,6 +41,7 @@ mod retry;
 mod split;
 mod telegram;
 
+pub use alerter::{AlertOutcome, Alerter};
 pub use delivery_log::{DeliveryLog, DeliveryRecord, DeliveryStatus, EXCERPT_MAX_CHARS, NoDeliveryLog};
 pub use error::{MAX_EXCERPT, NotifyError};
 pub use html::{escape_html, escape_html_attr};

@@ -357,8 +357,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases: [(&str, fn(&mut RulesConfig)); 6] = [
-            ("rules.moving_average.periods[1]", |c| c.moving_average.periods = vec![5, 0]),
+        type Change = fn(&mut RulesConfig);
+        let cases: [(&str, Change); 6] = [
+            ("rules.moving_average.periods[1]", |c| {
+                c.moving_average.periods = vec![5, 0]
+            }),
             ("rules.cross.pairs[0]", |c| c.cross.pairs = vec![[200, 50]]),
             ("rules.rsi.overbought", |c| c.rsi.overbought = 120.0),
             ("rules.macd", |c| c.macd.fast = 30),
@@ -378,7 +381,8 @@ mod tests {
 
     #[test]
     fn a_file_names_only_what_it_changes() {
-        let config: RulesConfig = serde_json::from_str(r#"{"rsi":{"overbought":80},"volume":{"enabled":false}}"#).unwrap();
+        let config: RulesConfig =
+            serde_json::from_str(r#"{"rsi":{"overbought":80},"volume":{"enabled":false}}"#).unwrap();
         assert_eq!(config.rsi.overbought, 80.0);
         assert_eq!(config.rsi.period, 14);
         assert!(!config.volume.enabled);

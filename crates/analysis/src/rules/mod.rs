@@ -21,7 +21,7 @@ mod config;
 mod live;
 
 pub use config::{
-    BollingerRule, CrossRule, MAX_RULE_PERIOD, MacdRule, MaRule, RsiRule, RulesConfig, StochRule, Switch, VolumeRule,
+    BollingerRule, CrossRule, MAX_RULE_PERIOD, MaRule, MacdRule, RsiRule, RulesConfig, StochRule, Switch, VolumeRule,
 };
 pub use live::{QuoteContext, evaluate_quote};
 
@@ -241,9 +241,17 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
         let (sma0, sma1) = (prev.smas[i], cur.smas[i]);
         let values = || SignalValues::new().with("close", cur.close).with("sma", sma1);
         if crosses_above(prev.close, sma0, cur.close, sma1) {
-            emit(SignalKind::MaBreakout { period }, ratio(cur.close / sma1 - 1.0, 0.05), values());
+            emit(
+                SignalKind::MaBreakout { period },
+                ratio(cur.close / sma1 - 1.0, 0.05),
+                values(),
+            );
         } else if crosses_below(prev.close, sma0, cur.close, sma1) {
-            emit(SignalKind::MaBreakdown { period }, ratio(cur.close / sma1 - 1.0, 0.05), values());
+            emit(
+                SignalKind::MaBreakdown { period },
+                ratio(cur.close / sma1 - 1.0, 0.05),
+                values(),
+            );
         }
     }
 
@@ -252,9 +260,17 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
         let (f0, s0, f1, s1) = (prev.smas[fi], prev.smas[si], cur.smas[fi], cur.smas[si]);
         let values = || SignalValues::new().with("fast", f1).with("slow", s1);
         if crosses_above(f0, s0, f1, s1) {
-            emit(SignalKind::GoldenCross { fast, slow }, ratio(f1 / s1 - 1.0, 0.01), values());
+            emit(
+                SignalKind::GoldenCross { fast, slow },
+                ratio(f1 / s1 - 1.0, 0.01),
+                values(),
+            );
         } else if crosses_below(f0, s0, f1, s1) {
-            emit(SignalKind::DeadCross { fast, slow }, ratio(f1 / s1 - 1.0, 0.01), values());
+            emit(
+                SignalKind::DeadCross { fast, slow },
+                ratio(f1 / s1 - 1.0, 0.01),
+                values(),
+            );
         }
     }
 
@@ -297,13 +313,21 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
         let near_upper = |p: &Point| p.close >= p.bb_upper * (1.0 - touch) && p.close <= p.bb_upper;
         let near_lower = |p: &Point| p.close <= p.bb_lower * (1.0 + touch) && p.close >= p.bb_lower;
         if cur.close > cur.bb_upper && prev.close <= prev.bb_upper {
-            emit(SignalKind::BollingerBreakUpper, ratio(cur.close - cur.bb_upper, half_width / 2.0), values());
+            emit(
+                SignalKind::BollingerBreakUpper,
+                ratio(cur.close - cur.bb_upper, half_width / 2.0),
+                values(),
+            );
         } else if near_upper(cur) && !near_upper(prev) && prev.close <= prev.bb_upper {
             let distance = (cur.bb_upper - cur.close) / (cur.bb_upper * touch);
             emit(SignalKind::BollingerTouchUpper, 1.0 - distance, values());
         }
         if cur.close < cur.bb_lower && prev.close >= prev.bb_lower {
-            emit(SignalKind::BollingerBreakLower, ratio(cur.bb_lower - cur.close, half_width / 2.0), values());
+            emit(
+                SignalKind::BollingerBreakLower,
+                ratio(cur.bb_lower - cur.close, half_width / 2.0),
+                values(),
+            );
         } else if near_lower(cur) && !near_lower(prev) && prev.close >= prev.bb_lower {
             let distance = (cur.close - cur.bb_lower) / (cur.bb_lower * touch);
             emit(SignalKind::BollingerTouchLower, 1.0 - distance, values());
@@ -383,7 +407,11 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
             let values = SignalValues::new()
                 .with("high", cur.high)
                 .with("previous_high", cur.ath_before);
-            emit(SignalKind::NewAllTimeHigh, ratio(cur.high / cur.ath_before - 1.0, 0.05), values);
+            emit(
+                SignalKind::NewAllTimeHigh,
+                ratio(cur.high / cur.ath_before - 1.0, 0.05),
+                values,
+            );
         }
         let limit = -plan.thresholds.drop_from_high_pct / 100.0;
         let (dd0, dd1) = (prev.drawdown(), cur.drawdown());
@@ -391,7 +419,12 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
             emit(
                 SignalKind::DropFromHigh,
                 ratio(dd1, 2.0 * limit),
-                drop_values(cur.close, cur.ath_before.max(cur.high), dd1, plan.thresholds.drop_from_high_pct),
+                drop_values(
+                    cur.close,
+                    cur.ath_before.max(cur.high),
+                    dd1,
+                    plan.thresholds.drop_from_high_pct,
+                ),
             );
         }
     }
@@ -402,12 +435,20 @@ fn evaluate(plan: &Plan, prev: &Point, cur: &Point, out: &mut Vec<Signal>) {
             let values = SignalValues::new()
                 .with("price", cur.close)
                 .with("previous_high", prev.high);
-            emit(SignalKind::PrevHighBreak, ratio(cur.close / prev.high - 1.0, 0.02), values);
+            emit(
+                SignalKind::PrevHighBreak,
+                ratio(cur.close / prev.high - 1.0, 0.02),
+                values,
+            );
         } else if cur.close < prev.low {
             let values = SignalValues::new()
                 .with("price", cur.close)
                 .with("previous_low", prev.low);
-            emit(SignalKind::PrevLowBreak, ratio(cur.close / prev.low - 1.0, 0.02), values);
+            emit(
+                SignalKind::PrevLowBreak,
+                ratio(cur.close / prev.low - 1.0, 0.02),
+                values,
+            );
         }
     }
 }
@@ -440,11 +481,19 @@ fn price_moves(
     };
     let t = thresholds;
     if pct >= t.surge_pct {
-        emit(SignalKind::PriceSurge, ratio(pct, 2.0 * t.surge_pct), values(t.surge_pct));
+        emit(
+            SignalKind::PriceSurge,
+            ratio(pct, 2.0 * t.surge_pct),
+            values(t.surge_pct),
+        );
     } else if pct >= t.rise_pct {
         emit(SignalKind::PriceRise, ratio(pct, 2.0 * t.rise_pct), values(t.rise_pct));
     } else if pct <= -t.surge_pct {
-        emit(SignalKind::PricePlunge, ratio(pct, 2.0 * t.surge_pct), values(t.surge_pct));
+        emit(
+            SignalKind::PricePlunge,
+            ratio(pct, 2.0 * t.surge_pct),
+            values(t.surge_pct),
+        );
     } else if pct <= -t.drop_pct {
         emit(SignalKind::PriceDrop, ratio(pct, 2.0 * t.drop_pct), values(t.drop_pct));
     }
@@ -486,7 +535,11 @@ impl Indicators {
     fn new(plan: &Plan) -> Result<Self, AnalysisError> {
         let c = &plan.config;
         Ok(Self {
-            smas: plan.sma_periods.iter().map(|&p| Sma::new(p)).collect::<Result<_, _>>()?,
+            smas: plan
+                .sma_periods
+                .iter()
+                .map(|&p| Sma::new(p))
+                .collect::<Result<_, _>>()?,
             rsi: Rsi::new(usize::from(c.rsi.period))?,
             bbands: BBands::new(usize::from(c.bollinger.period), c.bollinger.k)?,
             macd: Macd::new(
@@ -586,8 +639,7 @@ impl SignalEngine {
         }
         if c.bollinger.enabled {
             let bb = self.bbands.update(close);
-            (cur.bb_upper, cur.bb_middle, cur.bb_lower) =
-                bb.map_or((nan, nan, nan), |b| (b.upper, b.middle, b.lower));
+            (cur.bb_upper, cur.bb_middle, cur.bb_lower) = bb.map_or((nan, nan, nan), |b| (b.upper, b.middle, b.lower));
         }
         if c.macd.enabled {
             let macd = self.macd.update(close);
@@ -654,7 +706,11 @@ pub fn detect_with(plan: &Plan, all_time_high: f64, bars: &[Bar]) -> Result<Vec<
     let c = &plan.config;
     let nan_column = || vec![f64::NAN; n];
     let smas: Vec<Vec<f64>> = ind.smas.iter().map(|s| s.batch(&close)).collect();
-    let rsi = if c.rsi.enabled { ind.rsi.batch(&close) } else { nan_column() };
+    let rsi = if c.rsi.enabled {
+        ind.rsi.batch(&close)
+    } else {
+        nan_column()
+    };
     let bb = if c.bollinger.enabled {
         ind.bbands.batch(&close)
     } else {
@@ -681,10 +737,18 @@ pub fn detect_with(plan: &Plan, all_time_high: f64, bars: &[Bar]) -> Result<Vec<
             d: nan_column(),
         }
     };
-    let volume_sma = if c.volume.enabled { ind.volume.batch(&volume) } else { nan_column() };
+    let volume_sma = if c.volume.enabled {
+        ind.volume.batch(&volume)
+    } else {
+        nan_column()
+    };
 
     let mut out = Vec::new();
-    let mut ath = if all_time_high.is_finite() { all_time_high } else { f64::NAN };
+    let mut ath = if all_time_high.is_finite() {
+        all_time_high
+    } else {
+        f64::NAN
+    };
     let mut prev = Point::empty(BarTime::Date(chrono::NaiveDate::MIN), smas.len());
     let mut cur = prev.clone();
     for t in 0..n {

@@ -94,7 +94,13 @@ fn summary(name: &str, category: Category) -> String {
     let mut out = String::new();
     let first = bars.first().unwrap().time();
     let last = bars.last().unwrap().time();
-    writeln!(out, "{name}: {} bars {first}..{last}, {} signals", bars.len(), signals.len()).unwrap();
+    writeln!(
+        out,
+        "{name}: {} bars {first}..{last}, {} signals",
+        bars.len(),
+        signals.len()
+    )
+    .unwrap();
     for (kind, n) in &counts {
         writeln!(out, "  {kind:<28} {n:>4}").unwrap();
     }

@@ -62,7 +62,12 @@ fn report_on_real_history() {
         stats(SignalKind::MaBreakout { period: 20 }, 25, 12),
     ];
     let config = ReportConfig { min_signals: 5, top: 2 };
-    let report = build(NaiveDate::from_ymd_opt(2013, 3, 1).unwrap(), &watchlists, &kinds, &config);
+    let report = build(
+        NaiveDate::from_ymd_opt(2013, 3, 1).unwrap(),
+        &watchlists,
+        &kinds,
+        &config,
+    );
 
     let a = &report.watchlists[0].symbols[0];
     let (close, before) = (recent[299].close(), recent[298].close());
@@ -70,13 +75,23 @@ fn report_on_real_history() {
     assert!((a.change.unwrap() - (close - before)).abs() < 1e-12);
     assert_eq!(a.all_time_high, Some(705.07));
     assert!(a.from_high_pct.unwrap() < -30.0);
-    assert_eq!(a.vs_sma50, Some(if close >= a.sma50.unwrap() { Position::Above } else { Position::Below }));
+    assert_eq!(
+        a.vs_sma50,
+        Some(if close >= a.sma50.unwrap() {
+            Position::Above
+        } else {
+            Position::Below
+        })
+    );
     assert_eq!(a.vs_sma200, Some(Position::Below));
     assert!((0.0..=100.0).contains(&a.rsi.unwrap()));
     assert_eq!(a.signals.len(), todays.len());
     assert!(a.signals.windows(2).all(|w| w[0].strength >= w[1].strength));
     let empty = &report.watchlists[0].symbols[1];
-    assert_eq!((empty.close, empty.rsi, empty.all_time_high, empty.macd), (None, None, None, None));
+    assert_eq!(
+        (empty.close, empty.rsi, empty.all_time_high, empty.macd),
+        (None, None, None, None)
+    );
 
     // 70 %, 65 %, 65 % (fewer), 48 %, 30 %; the 4-signal kind is not ranked.
     let best: Vec<_> = report.best_kinds.iter().map(|r| r.kind.to_string()).collect();
@@ -88,7 +103,10 @@ fn report_on_real_history() {
 
     insta::assert_json_snapshot!("daily_report_aapl", report);
     let json = serde_json::to_string(&report).unwrap();
-    assert_eq!(serde_json::from_str::<finstage_analysis::report::DailyReport>(&json).unwrap(), report);
+    assert_eq!(
+        serde_json::from_str::<finstage_analysis::report::DailyReport>(&json).unwrap(),
+        report
+    );
 }
 
 #[test]
@@ -104,12 +122,15 @@ fn a_high_above_the_record_replaces_it() {
     }];
     let report = build(
         NaiveDate::from_ymd_opt(2013, 3, 1).unwrap(),
-        &[WatchlistInput { name: "w".into(), symbols }],
+        &[WatchlistInput {
+            name: "w".into(),
+            symbols,
+        }],
         &[],
         &ReportConfig::default(),
     );
     let m = &report.watchlists[0].symbols[0];
-    let highest = recent.iter().map(|b| b.high()).fold(f64::MIN, f64::max);
+    let highest = recent.iter().map(finstage_domain::Bar::high).fold(f64::MIN, f64::max);
     assert_eq!(m.all_time_high, Some(highest));
     assert!(m.all_time_high_date.unwrap() > NaiveDate::from_ymd_opt(2013, 1, 1).unwrap());
     // Thirty bars are too few for SMA(50), SMA(200) and MACD.

@@ -25,7 +25,10 @@ fn ma_breakout_and_breakdown_fire_on_the_crossing_bar() {
     // SMA(3) from bar 2: 10, 10, 11, 12, 13, 11.33. Bar 4 closes 13 above 11 after 10 ≤ 10;
     // bar 6 is level with its SMA (no cross); bar 7 closes 8 below 11.33 after 13 ≥ 13.
     let bars = flat(&[10.0, 10.0, 10.0, 10.0, 13.0, 13.0, 13.0, 8.0]);
-    assert_eq!(run(&config, &bars), names(&[(4, "ma_breakout_3"), (7, "ma_breakdown_3")]));
+    assert_eq!(
+        run(&config, &bars),
+        names(&[(4, "ma_breakout_3"), (7, "ma_breakdown_3")])
+    );
     let signals = detect(&config, symbol(), Category::Stock, Timeframe::DAILY, &bars).unwrap();
     assert_eq!(signals[0].direction, Direction::Bullish);
     assert_eq!(signals[0].values.get("sma"), Some(11.0));
@@ -43,7 +46,10 @@ fn golden_and_dead_cross_of_a_configured_pair() {
     });
     // SMA(2): …, 10, 12, 14, 10, 6; SMA(4): …, 10, 11, 12, 11, 10 (bars 4 to 8).
     let bars = flat(&[10.0, 10.0, 10.0, 10.0, 10.0, 14.0, 14.0, 6.0, 6.0]);
-    assert_eq!(run(&config, &bars), names(&[(5, "golden_cross_2_4"), (7, "dead_cross_2_4")]));
+    assert_eq!(
+        run(&config, &bars),
+        names(&[(5, "golden_cross_2_4"), (7, "dead_cross_2_4")])
+    );
 }
 
 #[test]
@@ -228,7 +234,12 @@ fn price_moves_follow_the_category_threshold() {
     let bars = flat(&closes);
     assert_eq!(
         run(&config, &bars),
-        names(&[(1, "price_rise"), (3, "price_surge"), (4, "price_drop"), (5, "price_plunge")])
+        names(&[
+            (1, "price_rise"),
+            (3, "price_surge"),
+            (4, "price_drop"),
+            (5, "price_plunge")
+        ])
     );
     // An index's threshold is ±1 %: the +1.5 % of the last bar counts there.
     let fired = run_as(&config, Category::Index, &bars);
@@ -290,7 +301,10 @@ fn breaks_of_the_previous_session() {
         (104.0, 97.0, 99.5, 1),   // below 100
         (101.0, 98.0, 100.0, 1),  // inside 97..104
     ]);
-    assert_eq!(run(&config, &bars), names(&[(2, "prev_high_break"), (3, "prev_low_break")]));
+    assert_eq!(
+        run(&config, &bars),
+        names(&[(2, "prev_high_break"), (3, "prev_low_break")])
+    );
 }
 
 #[test]
@@ -301,10 +315,15 @@ fn nothing_fires_during_lookbacks_or_on_the_first_bar() {
     let fired = run(&RulesConfig::default(), &bars);
     assert!(fired.iter().all(|(i, _)| *i > 0));
     assert!(
-        fired
-            .iter()
-            .all(|(_, k)| ["price_surge", "price_plunge", "prev_high_break", "prev_low_break", "new_all_time_high", "drop_from_high"]
-                .contains(&k.as_str())),
+        fired.iter().all(|(_, k)| [
+            "price_surge",
+            "price_plunge",
+            "prev_high_break",
+            "prev_low_break",
+            "new_all_time_high",
+            "drop_from_high"
+        ]
+        .contains(&k.as_str())),
         "{fired:?}"
     );
 }
@@ -313,14 +332,24 @@ fn nothing_fires_during_lookbacks_or_on_the_first_bar() {
 fn bad_input_is_a_typed_error() {
     let mut bars = flat(&[1.0, 2.0, 3.0]);
     bars.swap(1, 2);
-    let err = detect(&RulesConfig::default(), symbol(), Category::Stock, Timeframe::DAILY, &bars).unwrap_err();
+    let err = detect(
+        &RulesConfig::default(),
+        symbol(),
+        Category::Stock,
+        Timeframe::DAILY,
+        &bars,
+    )
+    .unwrap_err();
     assert!(matches!(err, AnalysisError::InvalidInput(_)), "{err}");
     let plan = Plan::new(&RulesConfig::default(), symbol(), Category::Stock, Timeframe::DAILY).unwrap();
     let mut engine = SignalEngine::new(plan).unwrap();
     let mut out = Vec::new();
     engine.update(&bars[0], &mut out).unwrap();
     engine.update(&bars[1], &mut out).unwrap();
-    assert!(matches!(engine.update(&bars[2], &mut out), Err(AnalysisError::InvalidInput(_))));
+    assert!(matches!(
+        engine.update(&bars[2], &mut out),
+        Err(AnalysisError::InvalidInput(_))
+    ));
     // The engine is unchanged by the refused bar: the next good one is taken.
     let next = Bar::new(day(10), 4.0, 4.0, 4.0, 4.0, 1).unwrap();
     engine.update(&next, &mut out).unwrap();

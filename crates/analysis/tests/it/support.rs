@@ -31,7 +31,9 @@ pub(crate) fn hlcv(rows: &[(f64, f64, f64, u64)]) -> Vec<Bar> {
 
 /// The index of the bar a signal fired on.
 pub(crate) fn index_of(bars: &[Bar], time: BarTime) -> usize {
-    bars.iter().position(|b| b.time() == time).expect("a signal at a bar's time")
+    bars.iter()
+        .position(|b| b.time() == time)
+        .expect("a signal at a bar's time")
 }
 
 /// `(bar index, kind)` of every signal.

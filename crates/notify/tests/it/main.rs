@@ -2,8 +2,10 @@
 //! parser, the Telegram notifier over real HTTP against the mock (retries, limits, the paused
 //! clock), the delivery log on a real SQLite store, secrets, and the fakes.
 
+mod alerter;
 mod delivery_log;
 mod escaping;
+mod format;
 mod notifiers;
 mod secrets;
 mod splitting;
