@@ -1,0 +1,1 @@
+//! Benchmarks of finstage-analysis (see `benches/analysis.rs`).
