@@ -9,6 +9,8 @@
 //!   limit, Telegram's error descriptions), records every request and accepted message, and
 //!   injects [`TelegramFault`]s (429 with `retry_after`, 400, 403, 5xx, delays, dropped
 //!   connections).
+//! - [`db`]: [`TestDb`](db::TestDb), a fresh migrated database per test on PostgreSQL, MariaDB
+//!   or SQLite, dropped afterwards.
 //! - [`fixtures`]: the repository's real daily histories (`data/seed/`), a CSV loader for that
 //!   format, and deterministic synthetic histories.
 //!
@@ -29,6 +31,7 @@
 //! # }
 //! ```
 
+pub mod db;
 pub mod fixtures;
 mod http;
 pub mod telegram;

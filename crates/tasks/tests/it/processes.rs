@@ -30,7 +30,7 @@ fn config(id: &str) -> WorkerConfig {
     }
 }
 
-async fn backend(db: &Db) -> Arc<dyn TaskBackend> {
+async fn backend(db: &finstage_test_support::db::TestDb) -> Arc<dyn TaskBackend> {
     Arc::new(DatabaseBackend::new(db.store().await))
 }
 
@@ -163,7 +163,7 @@ async fn a_killed_worker_process_loses_nothing(backend_kind: Backend) {
             .unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_finstage-task-worker"))
-        .args([db.config.url.expose_secret(), "doomed", "16", "2000"])
+        .args([db.url().expose_secret(), "doomed", "16", "2000"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
