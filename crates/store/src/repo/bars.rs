@@ -229,6 +229,49 @@ impl DailyBars<'_> {
     }
 }
 
+impl DailyBars<'_> {
+    /// The highest high of `symbol`'s bars dated before `before` (excluded), if any: the
+    /// all-time high as it stood then. One range scan of the key.
+    ///
+    /// # Errors
+    /// [`StoreError`] from the database.
+    pub async fn max_high_before(mut self, symbol: &Symbol, before: NaiveDate) -> Result<Option<f64>, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let query = daily_bars::table
+            .filter(daily_bars::symbol.eq(symbol.as_str()))
+            .filter(daily_bars::date.lt(before))
+            .select(diesel::dsl::max(daily_bars::high));
+        let high: Option<f64> = run!(conn, "daily_bars.max_high_before", c => query.get_result(c).await)?;
+        Ok(high)
+    }
+
+    /// Up to `n` bars of `symbol` dated before `before` (excluded), oldest first: the bars a
+    /// streaming computation warms up on.
+    ///
+    /// # Errors
+    /// [`StoreError`] from the database; [`StoreError::InvalidRow`] for a stored row that is not
+    /// a valid bar.
+    pub async fn before(mut self, symbol: &Symbol, before: NaiveDate, n: u32) -> Result<Vec<Bar>, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let rows: Vec<BarValues> = run!(conn, "daily_bars.before", c => daily_bars::table
+            .select(BarValues::as_select())
+            .filter(daily_bars::symbol.eq(symbol.as_str()))
+            .filter(daily_bars::date.lt(before))
+            .order(daily_bars::date.desc())
+            .limit(i64::from(n))
+            .load(c)
+            .await)?;
+        let mut bars = rows
+            .into_iter()
+            .map(BarValues::into_bar)
+            .collect::<Result<Vec<_>, _>>()?;
+        bars.reverse();
+        Ok(bars)
+    }
+}
+
 /// The rows with duplicate keys folded, the last one of each key kept (in first-seen order).
 fn last_of_each_key(rows: Vec<BarRow>) -> Vec<BarRow> {
     let mut index: HashMap<(String, NaiveDate), usize> = HashMap::with_capacity(rows.len());

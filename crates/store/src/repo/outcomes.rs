@@ -215,6 +215,33 @@ impl Outcomes<'_> {
         Ok(row.map(OutcomeRow::into_outcome))
     }
 
+    /// The kind and outcome of every signal triggered at or after `since` (all when `None`)
+    /// that has at least its first horizon measured, oldest first: the input of the statistics
+    /// per kind. One join over the outcomes; the caller aggregates.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database.
+    pub async fn measured(mut self, since: Option<DateTime<Utc>>) -> Result<Vec<(String, SignalOutcome)>, StoreError> {
+        let since = since.map(db_time);
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let rows: Vec<(String, OutcomeRow)> = run!(conn, "outcomes.measured", c => {
+            let mut query = signal_outcomes::table
+                .inner_join(signals::table)
+                .select((signals::kind, OutcomeRow::as_select()))
+                .filter(signal_outcomes::price_1h.is_not_null())
+                .into_boxed();
+            if let Some(since) = since {
+                query = query.filter(signals::triggered_at.ge(since));
+            }
+            query
+                .order((signals::triggered_at.asc(), signals::id.asc()))
+                .load(c)
+                .await
+        })?;
+        Ok(rows.into_iter().map(|(kind, row)| (kind, row.into_outcome())).collect())
+    }
+
     /// Up to `limit` signals whose outcome is not completed, oldest first (by time, then id).
     /// Every signal gets its outcome row when it is inserted, so the pending ones are found
     /// through the index `signal_outcomes_pending (completed, signal_id)`: the cost follows the

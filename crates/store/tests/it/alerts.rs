@@ -84,7 +84,10 @@ async fn a_claim_holds_for_its_window(backend: Backend) {
     assert!(alerts().claim("AAPL:price_rise", at(0), WINDOW).await.unwrap());
     assert!(!alerts().claim("AAPL:price_rise", at(0), WINDOW).await.unwrap());
     assert!(!alerts().claim("AAPL:price_rise", at(2), WINDOW).await.unwrap());
-    assert!(alerts().claim("AAPL:price_drop", at(2), WINDOW).await.unwrap(), "keys are apart");
+    assert!(
+        alerts().claim("AAPL:price_drop", at(2), WINDOW).await.unwrap(),
+        "keys are apart"
+    );
     // The window's end is included: three minutes after the claim, it is free again.
     assert!(alerts().claim("AAPL:price_rise", at(3), WINDOW).await.unwrap());
     assert!(!alerts().claim("AAPL:price_rise", at(5), WINDOW).await.unwrap());
@@ -102,13 +105,21 @@ async fn a_claim_holds_for_its_window(backend: Backend) {
         Err(StoreError::InvalidInput(_))
     ));
     assert!(matches!(
-        alerts().claim("k", at(0), std::time::Duration::from_secs(u64::MAX)).await,
+        alerts()
+            .claim("k", at(0), std::time::Duration::from_secs(u64::MAX))
+            .await,
         Err(StoreError::InvalidInput(_))
     ));
     // Pruning drops old claims with the records.
-    assert_eq!(db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(), 2);
+    assert_eq!(
+        db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(),
+        2
+    );
     db.store.alerts().prune(at(1_000)).await.unwrap();
-    assert_eq!(db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(), 0);
+    assert_eq!(
+        db.store.conn().await.unwrap().count_rows("alert_claims").await.unwrap(),
+        0
+    );
 }
 
 async fn concurrent_claims_have_one_winner(backend: Backend) {

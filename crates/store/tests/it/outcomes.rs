@@ -179,7 +179,31 @@ async fn pending_signals_oldest_first(backend: Backend) {
     assert_eq!(pending[0].triggered_at, at(10));
 }
 
+async fn measured_outcomes_by_kind(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = new_signal(&db, "golden_cross", 0).await;
+    let b = new_signal(&db, "price_drop", 10).await;
+    let _unmeasured = new_signal(&db, "price_drop", 20).await;
+    for (id, ret) in [(a, 0.02), (b, -0.01)] {
+        let mut outcome = SignalOutcome::new(id, at(100));
+        *outcome.horizon_mut(Horizon::H1) = HorizonOutcome {
+            price: Some(100.0 * (1.0 + ret)),
+            ret: Some(ret),
+            success: Some(ret > 0.0),
+        };
+        db.store.outcomes().upsert(&outcome).await.unwrap();
+    }
+    let all = db.store.outcomes().measured(None).await.unwrap();
+    let kinds: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["golden_cross", "price_drop"], "oldest first, measured only");
+    assert_eq!(all[1].1.horizon(Horizon::H1).ret, Some(-0.01));
+    let recent = db.store.outcomes().measured(Some(at(5))).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].1.signal_id, b);
+}
+
 backend_tests!(
+    measured_outcomes_by_kind,
     upsert_and_get,
     an_outcome_needs_its_signal,
     the_outcome_goes_with_its_signal,

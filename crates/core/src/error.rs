@@ -1,0 +1,16 @@
+//! `CoreError`, the crate's one error type.
+
+/// Every way a service of the core can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] finstage_store::StoreError),
+    /// An analysis refused its input or configuration.
+    #[error("analysis: {0}")]
+    Analysis(#[from] finstage_analysis::AnalysisError),
+    /// A notification could not be sent.
+    #[error("notify: {0}")]
+    Notify(#[from] finstage_notify::NotifyError),
+}

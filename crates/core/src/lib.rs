@@ -1,0 +1,15 @@
+//! Finstage's core: the services the binaries run, composed from the library crates.
+//!
+//! - [`signals`]: signals of `finstage-analysis` stored once each ([`record_signals`]) and the
+//!   rules run over a symbol's newest stored bars ([`SignalPipeline`]): new signals are stored
+//!   and alerted once.
+//! - [`outcomes`]: what became of each stored signal ([`OutcomeTracker`]), from the stored bars
+//!   at or after each horizon, and the statistics per kind ([`kind_stats`]).
+
+mod error;
+pub mod outcomes;
+pub mod signals;
+
+pub use error::CoreError;
+pub use outcomes::{OutcomeTracker, TrackSummary, kind_stats};
+pub use signals::{PipelineSummary, Recorded, SignalPipeline, record_signals, to_new_signal};
