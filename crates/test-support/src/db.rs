@@ -19,7 +19,10 @@ pub struct TestDb {
 
 fn server_url(backend: Backend) -> DatabaseUrl {
     let (var, default) = match backend {
-        Backend::Postgres => ("FINSTAGE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        Backend::Postgres => (
+            "FINSTAGE_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        ),
         _ => ("FINSTAGE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql"),
     };
     std::env::var(var)
@@ -83,7 +86,10 @@ impl TestDb {
             server => {
                 let admin_url = server_url(server);
                 if let Err(e) = on_thread(admin(admin_url.clone(), format!("CREATE DATABASE {name}"))) {
-                    panic!("{server} is not reachable at {admin_url} ({e}): {}", how_to_start(server));
+                    panic!(
+                        "{server} is not reachable at {admin_url} ({e}): {}",
+                        how_to_start(server)
+                    );
                 }
                 let url = admin_url.with_database(&name).expect("a database URL");
                 (url, Some((admin_url, name)), None)

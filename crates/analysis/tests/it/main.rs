@@ -1,7 +1,7 @@
 //! finstage-analysis' integration tests: one binary, a module per part.
 
 mod backtest;
-mod rules;
-mod support;
 mod history;
 mod report;
+mod rules;
+mod support;
