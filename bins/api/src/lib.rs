@@ -1,0 +1,1 @@
+//! The Finstage HTTP API and WebSocket stream.

@@ -1,0 +1,1 @@
+//! finstage-api integration tests.
