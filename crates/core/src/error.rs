@@ -13,4 +13,14 @@ pub enum CoreError {
     /// A notification could not be sent.
     #[error("notify: {0}")]
     Notify(#[from] finstage_notify::NotifyError),
+    /// The configuration is invalid: `key` is the dotted key (`api.http_addr`; empty when the
+    /// file as a whole is at fault), `message` says what is wrong, naming the key and, when the
+    /// value came from the environment, the variable. Never a secret.
+    #[error("invalid configuration: {message}")]
+    Config {
+        /// The dotted key.
+        key: String,
+        /// What is wrong, for people.
+        message: String,
+    },
 }

@@ -6,10 +6,12 @@
 //! - [`outcomes`]: what became of each stored signal ([`OutcomeTracker`]), from the stored bars
 //!   at or after each horizon, and the statistics per kind ([`kind_stats`]).
 
+pub mod config;
 mod error;
 pub mod outcomes;
 pub mod signals;
 
+pub use config::{Config, ConfigSources, Settings};
 pub use error::CoreError;
 pub use outcomes::{OutcomeTracker, TrackSummary, kind_stats};
 pub use signals::{PipelineSummary, Recorded, SignalPipeline, record_signals, to_new_signal};
