@@ -1,5 +1,5 @@
-//! Durations in configuration: `"90s"`, `"3m"`, `"6h"`, `"1d"`, `"2w"`, or a whole number of
-//! seconds; written back as the largest whole unit.
+//! Durations in configuration: `"500ms"`, `"90s"`, `"3m"`, `"6h"`, `"1d"`, `"2w"`, or a whole
+//! number of seconds; written back as the largest whole unit.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,15 +10,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const UNITS: [(&str, u64); 5] = [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
 
-/// Parses `"<n><unit>"` (units `s`, `m`, `h`, `d`, `w`) or a bare number of seconds.
+/// Parses `"<n><unit>"` (units `ms`, `s`, `m`, `h`, `d`, `w`) or a bare number of seconds.
 pub fn parse(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    if digits.is_empty() || digits.len() > 12 {
+    if digits.is_empty() || digits.len() > 15 {
         return None;
     }
     let n: u64 = digits.parse().ok()?;
+    if unit == "ms" {
+        return Some(Duration::from_millis(n));
+    }
     let scale = match unit {
         "" => 1,
         _ => UNITS.iter().find(|(u, _)| *u == unit)?.1,
@@ -26,8 +29,12 @@ pub fn parse(text: &str) -> Option<Duration> {
     n.checked_mul(scale).map(Duration::from_secs)
 }
 
-/// The shortest text [`parse`] reads back as `duration` (whole seconds).
+/// The shortest text [`parse`] reads back as `duration` (whole milliseconds): `"200ms"`,
+/// `"5s"`, `"3m"`.
 pub fn format(duration: Duration) -> String {
+    if duration.subsec_nanos() != 0 {
+        return format!("{}ms", duration.as_millis());
+    }
     let secs = duration.as_secs();
     for (unit, scale) in UNITS {
         if secs > 0 && secs.is_multiple_of(scale) {
@@ -43,7 +50,7 @@ impl Visitor<'_> for DurationVisitor {
     type Value = Duration;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as \"90s\", \"3m\", \"6h\", \"1d\" or a number of seconds")
+        f.write_str("a duration such as \"500ms\", \"90s\", \"3m\", \"6h\", \"1d\" or a number of seconds")
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
@@ -57,7 +64,7 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-        parse(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+        parse(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(&crate::error::echo(v)), &self))
     }
 }
 
@@ -106,13 +113,30 @@ mod tests {
         assert_eq!(parse("6h"), Some(Duration::from_secs(21_600)));
         assert_eq!(parse("2w"), Some(Duration::from_secs(1_209_600)));
         assert_eq!(parse("45"), Some(Duration::from_secs(45)));
-        for bad in ["", "m", "3x", "-3m", "3.5h", "3mm", "99999999999999h"] {
+        assert_eq!(parse("200ms"), Some(Duration::from_millis(200)));
+        for bad in [
+            "",
+            "m",
+            "ms",
+            "3x",
+            "-3m",
+            "3.5h",
+            "1.5ms",
+            "3mm",
+            "999999999999999w",
+            "9999999999999999s",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
         for secs in [0, 1, 59, 60, 90, 3_600, 86_400, 604_800, 1_209_601] {
             let d = Duration::from_secs(secs);
             assert_eq!(parse(&format(d)), Some(d));
         }
+        for millis in [1, 200, 1_500, 59_999] {
+            let d = Duration::from_millis(millis);
+            assert_eq!(parse(&format(d)), Some(d));
+        }
+        assert_eq!(format(Duration::from_millis(200)), "200ms");
         assert_eq!(format(Duration::from_secs(180)), "3m");
     }
 }

@@ -360,7 +360,7 @@ mod tests {
         type Change = fn(&mut RulesConfig);
         let cases: [(&str, Change); 6] = [
             ("rules.moving_average.periods[1]", |c| {
-                c.moving_average.periods = vec![5, 0]
+                c.moving_average.periods = vec![5, 0];
             }),
             ("rules.cross.pairs[0]", |c| c.cross.pairs = vec![[200, 50]]),
             ("rules.rsi.overbought", |c| c.rsi.overbought = 120.0),
