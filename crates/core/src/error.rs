@@ -23,4 +23,7 @@ pub enum CoreError {
         /// What is wrong, for people.
         message: String,
     },
+    /// The event bus refused a publish, a channel name or its configuration.
+    #[error("bus: {0}")]
+    Bus(#[from] crate::bus::BusError),
 }

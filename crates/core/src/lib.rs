@@ -6,11 +6,13 @@
 //! - [`outcomes`]: what became of each stored signal ([`OutcomeTracker`]), from the stored bars
 //!   at or after each horizon, and the statistics per kind ([`kind_stats`]).
 
+pub mod bus;
 pub mod config;
 mod error;
 pub mod outcomes;
 pub mod signals;
 
+pub use bus::{Envelope, Event, EventBus, LocalBus, RedisBus};
 pub use config::{Config, ConfigSources, Settings};
 pub use error::CoreError;
 pub use outcomes::{OutcomeTracker, TrackSummary, kind_stats};

@@ -134,6 +134,23 @@ catalog! {
         => "Entries held by the memory cache.";
     CACHE_BYTES: Gauge "finstage_cache_bytes" ["cache"] "finstage-cache"
         => "Approximate bytes held by the memory cache.";
+    // Event bus.
+    BUS_PUBLISHED_TOTAL: Counter "finstage_bus_published_total" ["backend"] "finstage-core"
+        => "Events published to the event bus (accepted by Redis, or handed to the local broadcast), by backend (local, redis).";
+    BUS_RECEIVED_TOTAL: Counter "finstage_bus_received_total" ["backend"] "finstage-core"
+        => "Events delivered to this instance's bus receivers: decoded from the Redis subscription, or published locally while a receiver was subscribed.";
+    BUS_LAGGED_TOTAL: Counter "finstage_bus_lagged_total" ["backend"] "finstage-core"
+        => "Events a bus receiver missed because it fell more than the bus capacity behind.";
+    BUS_LOST_TOTAL: Counter "finstage_bus_lost_total" ["backend"] "finstage-core"
+        => "Events lost because their publish failed (Redis unreachable or too slow): pub/sub is at most once.";
+    BUS_ERRORS_TOTAL: Counter "finstage_bus_errors_total" ["backend", "kind"] "finstage-core"
+        => "Event bus errors, by kind (unavailable, timeout, encode, malformed, subscription).";
+    BUS_PUBLISH_SECONDS: Histogram "finstage_bus_publish_seconds" ["backend"] "finstage-core"
+        => "Duration of one successful publish (one event or one batch), in seconds.";
+    BUS_SUBSCRIBED: Gauge "finstage_bus_subscribed" ["backend"] "finstage-core"
+        => "1 while the Redis bus subscription is in place, else 0.";
+    BUS_RECONNECTS_TOTAL: Counter "finstage_bus_reconnects_total" ["backend"] "finstage-core"
+        => "Times the Redis bus subscription was set up again after it was lost.";
     // Database.
     DB_POOL_CONNECTIONS: Gauge "finstage_db_pool_connections" ["backend", "state"] "finstage-store"
         => "Pooled database connections, by state (in_use, idle).";

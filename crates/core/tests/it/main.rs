@@ -1,6 +1,7 @@
 //! finstage-core's integration tests, each on PostgreSQL, MariaDB and SQLite (a fresh database
 //! per test, `finstage_test_support::db::TestDb`).
 
+mod bus;
 mod config;
 mod outcomes;
 mod pipeline;
