@@ -38,8 +38,9 @@ impl RedisUrl {
         self.raw.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
     }
 
-    /// `text` with every occurrence of the password replaced by `***`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    /// `text` with every occurrence of the password (as written and as percent-decoded)
+    /// replaced by `***`: for error texts of Redis clients, which may quote the URL.
+    pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for secret in &self.secrets {
             if text.contains(secret.as_str()) {

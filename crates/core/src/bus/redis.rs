@@ -8,7 +8,7 @@ use finstage_cache::RedisUrl;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
-use redis::{Cmd, ErrorKind as RedisErrorKind, IntoConnectionInfo, RedisError};
+use redis::{Cmd, ErrorKind as RedisErrorKind, RedisError};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -337,41 +337,18 @@ fn check_namespace(namespace: &str) -> Result<(), CoreError> {
     Err(config_error(format!("the bus namespace {shown:?} {problem}")))
 }
 
-/// The password of a Redis URL, as written and decoded, to scrub from text that might quote it.
-#[derive(Clone, Default)]
-struct Secrets(Vec<String>);
+/// What scrubs the password of the bus' Redis URL out of error texts (the URL's own
+/// [`RedisUrl::scrub`]).
+#[derive(Clone)]
+struct Secrets(RedisUrl);
 
 impl Secrets {
     fn of(url: &RedisUrl) -> Self {
-        let raw = url.expose_secret();
-        let mut secrets = Vec::new();
-        let after_scheme = raw.split_once("://").map_or(raw, |(_, rest)| rest);
-        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-        {
-            secrets.push(password.to_owned());
-        }
-        // The client's own reading of it (percent-decoded); rediss:// is read as redis:// here.
-        let plain = format!("redis://{after_scheme}");
-        if let Ok(info) = plain.as_str().into_connection_info()
-            && let Some(password) = info.redis_settings().password()
-        {
-            secrets.push(password.to_owned());
-        }
-        secrets.retain(|s| !s.is_empty());
-        secrets.dedup();
-        Secrets(secrets)
+        Self(url.clone())
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.0 {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), "***");
-            }
-        }
-        text
+        self.0.scrub(text)
     }
 }
 
