@@ -11,6 +11,7 @@
 //!   connections).
 //! - [`db`]: [`TestDb`](db::TestDb), a fresh migrated database per test on PostgreSQL, MariaDB
 //!   or SQLite, dropped afterwards.
+//! - [`proxy`]: [`TcpProxy`](proxy::TcpProxy), a stoppable, freezable TCP proxy for outage tests.
 //! - [`fixtures`]: the repository's real daily histories (`data/seed/`), a CSV loader for that
 //!   format, and deterministic synthetic histories.
 //!
@@ -33,6 +34,7 @@
 
 pub mod db;
 pub mod fixtures;
+pub mod proxy;
 mod http;
 pub mod telegram;
 pub mod yahoo;

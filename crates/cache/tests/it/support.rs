@@ -7,11 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use finstage_cache::{Cache, MemoryCache, MemoryConfig, RedisCache, RedisConfig};
+use finstage_test_support::proxy::TcpProxy;
 use redis::{ConnectionAddr, IntoConnectionInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The Redis the tests use: `FINSTAGE_TEST_REDIS_URL`, or the local default.
 pub(crate) fn redis_url() -> String {
@@ -209,20 +206,10 @@ pub(crate) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A TCP proxy in front of the test Redis that a test can stop (closing the listener and every
-/// connection), start again on the same port, or freeze (connections stay open, nothing is
-/// forwarded: a black hole).
+/// A [`TcpProxy`] in front of the test Redis, with the Redis URL that goes through it.
 pub(crate) struct Proxy {
-    port: u16,
-    target: (String, u16),
+    inner: TcpProxy,
     url: String,
-    frozen: watch::Sender<bool>,
-    running: Option<Running>,
-}
-
-struct Running {
-    accept: JoinHandle<()>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Proxy {
@@ -237,8 +224,7 @@ impl Proxy {
         let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
             panic!("the proxy tests need a TCP Redis URL")
         };
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let proxy_port = listener.local_addr().unwrap().port();
+        let inner = TcpProxy::start(&host, port).await;
         let redis = info.redis_settings();
         let password = password
             .map(str::to_owned)
@@ -248,107 +234,27 @@ impl Proxy {
             (Some(user), None) => format!("{user}@"),
             (None, None) => String::new(),
         };
-        let url = format!("redis://{auth}127.0.0.1:{proxy_port}/{}", redis.db());
-        let mut proxy = Proxy {
-            port: proxy_port,
-            target: (host, port),
-            url,
-            frozen: watch::channel(false).0,
-            running: None,
-        };
-        proxy.serve(listener);
-        proxy
+        let url = format!("redis://{auth}127.0.0.1:{}/{}", inner.port(), redis.db());
+        Proxy { inner, url }
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
+}
 
-    fn serve(&mut self, listener: TcpListener) {
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let target = self.target.clone();
-        let frozen = self.frozen.clone();
-        let conns = connections.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let Ok(outbound) = TcpStream::connect((target.0.as_str(), target.1)).await else {
-                    continue;
-                };
-                let handle = tokio::spawn(pipe(inbound, outbound, frozen.subscribe()));
-                conns.lock().unwrap().push(handle);
-            }
-        });
-        self.running = Some(Running { accept, connections });
-    }
+impl std::ops::Deref for Proxy {
+    type Target = TcpProxy;
 
-    /// Closes the listener and every connection; returns once they are closed.
-    pub(crate) async fn stop(&mut self) {
-        let Some(running) = self.running.take() else { return };
-        running.accept.abort();
-        let _ = running.accept.await;
-        let connections = std::mem::take(&mut *running.connections.lock().unwrap());
-        for connection in connections {
-            connection.abort();
-            let _ = connection.await;
-        }
-    }
-
-    /// Closes every open connection but keeps listening (a server-side disconnect).
-    pub(crate) async fn drop_connections(&self) {
-        let Some(running) = &self.running else { return };
-        let connections = std::mem::take(&mut *running.connections.lock().unwrap());
-        for connection in connections {
-            connection.abort();
-            let _ = connection.await;
-        }
-    }
-
-    /// Listens again on the same port.
-    pub(crate) async fn restart(&mut self) {
-        assert!(self.running.is_none(), "the proxy is running");
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("the proxy's port is free again");
-        self.serve(listener);
-    }
-
-    /// Stops forwarding bytes (both ways) without closing anything, or resumes.
-    pub(crate) fn freeze(&self, frozen: bool) {
-        self.frozen.send_replace(frozen);
+    fn deref(&self) -> &TcpProxy {
+        &self.inner
     }
 }
 
-async fn pipe(inbound: TcpStream, outbound: TcpStream, frozen: watch::Receiver<bool>) {
-    let (in_read, in_write) = inbound.into_split();
-    let (out_read, out_write) = outbound.into_split();
-    tokio::join!(
-        forward(in_read, out_write, frozen.clone()),
-        forward(out_read, in_write, frozen)
-    );
-}
-
-async fn forward(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut frozen: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if frozen.wait_for(|f| !f).await.is_err() {
-            break;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
+impl std::ops::DerefMut for Proxy {
+    fn deref_mut(&mut self) -> &mut TcpProxy {
+        &mut self.inner
     }
-    let _ = to.shutdown().await;
 }
 
 /// Collects every tracing event (all levels, all fields) emitted on this thread while installed.

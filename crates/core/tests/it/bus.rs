@@ -21,12 +21,9 @@ use finstage_core::bus::{
 };
 use finstage_domain::{BarTime, Quote, Symbol};
 use finstage_indicators::OutputSpec;
+use finstage_test_support::proxy::TcpProxy;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use redis::{ConnectionAddr, IntoConnectionInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------------------------------------
 // Channels
@@ -1177,20 +1174,10 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A TCP proxy in front of the test Redis that a test can stop (closing the listener and every
-/// connection), start again on the same port, or freeze (connections stay open, nothing is
-/// forwarded).
+/// A [`TcpProxy`] in front of the test Redis, with the Redis URL that goes through it.
 struct Proxy {
-    port: u16,
-    target: (String, u16),
+    inner: TcpProxy,
     url: String,
-    frozen: watch::Sender<bool>,
-    running: Option<Running>,
-}
-
-struct Running {
-    accept: JoinHandle<()>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Proxy {
@@ -1205,8 +1192,7 @@ impl Proxy {
         let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
             panic!("the proxy tests need a TCP Redis URL")
         };
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let proxy_port = listener.local_addr().unwrap().port();
+        let inner = TcpProxy::start(&host, port).await;
         let redis = info.redis_settings();
         let password = password
             .map(str::to_owned)
@@ -1216,16 +1202,8 @@ impl Proxy {
             (Some(user), None) => format!("{user}@"),
             (None, None) => String::new(),
         };
-        let url = format!("redis://{auth}127.0.0.1:{proxy_port}/{}", redis.db());
-        let mut proxy = Proxy {
-            port: proxy_port,
-            target: (host, port),
-            url,
-            frozen: watch::channel(false).0,
-            running: None,
-        };
-        proxy.serve(listener);
-        proxy
+        let url = format!("redis://{auth}127.0.0.1:{}/{}", inner.port(), redis.db());
+        Proxy { inner, url }
     }
 
     fn url(&self) -> &str {
@@ -1235,82 +1213,20 @@ impl Proxy {
     fn redacted_url(&self) -> String {
         self.url.parse::<finstage_cache::RedisUrl>().unwrap().to_string()
     }
+}
 
-    fn serve(&mut self, listener: TcpListener) {
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let target = self.target.clone();
-        let frozen = self.frozen.clone();
-        let conns = connections.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let Ok(outbound) = TcpStream::connect((target.0.as_str(), target.1)).await else {
-                    continue;
-                };
-                let handle = tokio::spawn(pipe(inbound, outbound, frozen.subscribe()));
-                conns.lock().unwrap().push(handle);
-            }
-        });
-        self.running = Some(Running { accept, connections });
-    }
+impl std::ops::Deref for Proxy {
+    type Target = TcpProxy;
 
-    /// Closes the listener and every connection; returns once they are closed.
-    async fn stop(&mut self) {
-        let Some(running) = self.running.take() else { return };
-        running.accept.abort();
-        let _ = running.accept.await;
-        let connections = std::mem::take(&mut *running.connections.lock().unwrap());
-        for connection in connections {
-            connection.abort();
-            let _ = connection.await;
-        }
-    }
-
-    /// Listens again on the same port.
-    async fn restart(&mut self) {
-        assert!(self.running.is_none(), "the proxy is running");
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("the proxy's port is free again");
-        self.serve(listener);
-    }
-
-    /// Stops forwarding bytes (both ways) without closing anything, or resumes.
-    fn freeze(&self, frozen: bool) {
-        self.frozen.send_replace(frozen);
+    fn deref(&self) -> &TcpProxy {
+        &self.inner
     }
 }
 
-async fn pipe(inbound: TcpStream, outbound: TcpStream, frozen: watch::Receiver<bool>) {
-    let (in_read, in_write) = inbound.into_split();
-    let (out_read, out_write) = outbound.into_split();
-    tokio::join!(
-        forward(in_read, out_write, frozen.clone()),
-        forward(out_read, in_write, frozen)
-    );
-}
-
-async fn forward(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut frozen: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if frozen.wait_for(|f| !f).await.is_err() {
-            break;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
+impl std::ops::DerefMut for Proxy {
+    fn deref_mut(&mut self) -> &mut TcpProxy {
+        &mut self.inner
     }
-    let _ = to.shutdown().await;
 }
 
 /// Collects every tracing event (all levels, all fields) emitted on this thread while installed.
