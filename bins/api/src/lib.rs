@@ -1,1 +1,3 @@
 //! The Finstage HTTP API and WebSocket stream.
+
+pub mod stream;

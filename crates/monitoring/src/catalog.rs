@@ -84,17 +84,19 @@ catalog! {
     HTTP_REQUESTS_IN_FLIGHT: Gauge "finstage_http_requests_in_flight" [] "finstage-api" (planned)
         => "HTTP requests being served now.";
     // WebSocket streaming.
-    WS_CONNECTIONS: Gauge "finstage_ws_connections" [] "finstage-api" (planned)
+    WS_CONNECTIONS: Gauge "finstage_ws_connections" [] "finstage-api"
         => "Open WebSocket connections.";
-    WS_SUBSCRIPTIONS: Gauge "finstage_ws_subscriptions" [] "finstage-api" (planned)
+    WS_SUBSCRIPTIONS: Gauge "finstage_ws_subscriptions" [] "finstage-api"
         => "Channel subscriptions held by the open WebSocket connections.";
-    WS_MESSAGES_SENT_TOTAL: Counter "finstage_ws_messages_sent_total" ["kind"] "finstage-api" (planned)
-        => "Frames sent to WebSocket clients, by kind (snapshot, quote, signal, indicator, error, pong).";
-    WS_MESSAGES_RECEIVED_TOTAL: Counter "finstage_ws_messages_received_total" ["op"] "finstage-api" (planned)
+    WS_MESSAGES_SENT_TOTAL: Counter "finstage_ws_messages_sent_total" ["kind"] "finstage-api"
+        => "Frames sent to WebSocket clients, by kind (snapshot, quote, signal, indicator, subscribed, unsubscribed, pong, error).";
+    WS_MESSAGES_RECEIVED_TOTAL: Counter "finstage_ws_messages_received_total" ["op"] "finstage-api"
         => "Frames received from WebSocket clients, by operation (subscribe, unsubscribe, ping, invalid).";
-    WS_DISCONNECTS_TOTAL: Counter "finstage_ws_disconnects_total" ["reason"] "finstage-api" (planned)
-        => "WebSocket connections ended, by reason (client, slow, abusive, shutdown).";
-    WS_DELIVERY_MILLISECONDS: Histogram "finstage_ws_delivery_milliseconds" [] "finstage-api" (planned)
+    WS_DISCONNECTS_TOTAL: Counter "finstage_ws_disconnects_total" ["reason"] "finstage-api"
+        => "WebSocket connections ended, by reason (client, slow, abusive, timeout, shutdown).";
+    WS_CONFLATED_TOTAL: Counter "finstage_ws_conflated_total" [] "finstage-api"
+        => "Events not delivered to a slow WebSocket client because a later event of the same channel replaced them.";
+    WS_DELIVERY_MILLISECONDS: Histogram "finstage_ws_delivery_milliseconds" [] "finstage-api"
         => "Time from publishing an event to writing it to a client, in milliseconds.";
     // Upstream providers.
     UPSTREAM_REQUESTS_TOTAL: Counter "finstage_upstream_requests_total" ["provider", "endpoint", "status"] "finstage-marketdata"

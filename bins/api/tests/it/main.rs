@@ -1,1 +1,3 @@
 //! finstage-api integration tests.
+
+mod stream;
