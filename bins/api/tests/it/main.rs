@@ -1,3 +1,12 @@
-//! finstage-api integration tests.
+//! The API's integration tests: each starts the real application on port 0 with a fresh
+//! database and the mock Yahoo, and calls it over HTTP.
 
+mod errors;
+mod health;
+mod helpers;
+mod history;
+mod indicators;
+mod quotes;
+mod signals;
 mod stream;
+mod symbols;
