@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
@@ -21,6 +22,7 @@ use crate::error::{json_error, path_error, query_error};
 use crate::middleware::{REQUEST_ID, RateLimiter, observe, rate_limit};
 use crate::routes::{self, ApiDoc};
 use crate::state::{ApiOptions, AppState};
+use crate::stream::StreamHub;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +89,21 @@ fn cors(origins: &[String]) -> Cors {
 
 /// A stopper for a running [`Application`].
 #[derive(Clone)]
-pub struct StopHandle(ServerHandle);
+pub struct StopHandle {
+    server: ServerHandle,
+    stream: Option<StreamHub>,
+    timeout: Duration,
+}
 
 impl StopHandle {
-    /// Stops accepting connections and lets in-flight requests finish (up to the shutdown
-    /// timeout); returns once the server is stopped.
+    /// Closes the live stream's clients with 1001 (going away), then stops accepting
+    /// connections and lets in-flight requests finish (up to the shutdown timeout); returns
+    /// once the server is stopped.
     pub async fn stop(&self) {
-        self.0.stop(true).await;
+        if let Some(hub) = &self.stream {
+            hub.shutdown(self.timeout).await;
+        }
+        self.server.stop(true).await;
     }
 }
 
@@ -107,6 +117,8 @@ impl std::fmt::Debug for StopHandle {
 pub struct Application {
     port: u16,
     server: Server,
+    stream: Option<StreamHub>,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -162,6 +174,9 @@ impl Application {
                 source,
             })?
             .port();
+        let stream = state.stream.clone();
+        let hub = stream.clone().map(Data::new);
+        let shutdown_timeout = options.shutdown_timeout;
         let state = Data::new(state);
         let shutdown = options.shutdown_timeout.as_secs().max(1);
         let workers = options.workers;
@@ -178,6 +193,9 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error));
             if let Some(limiter) = &limiter {
                 app = app.app_data(limiter.clone());
+            }
+            if let Some(hub) = &hub {
+                app = app.app_data(hub.clone());
             }
             app.wrap(from_fn(rate_limit))
                 .wrap(Compress::default())
@@ -198,13 +216,17 @@ impl Application {
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], port)),
             source,
         })?
-        .shutdown_timeout(shutdown);
+        .shutdown_timeout(shutdown)
+        // Signals are ours (run_until_stopped): the stream's clients are told before the stop.
+        .disable_signals();
         if let Some(workers) = workers {
             server = server.workers(workers.max(1));
         }
         Ok(Self {
             port,
             server: server.run(),
+            stream,
+            shutdown_timeout,
         })
     }
 
@@ -215,15 +237,47 @@ impl Application {
 
     /// A handle that stops the server gracefully.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.server.handle())
+        StopHandle {
+            server: self.server.handle(),
+            stream: self.stream.clone(),
+            timeout: self.shutdown_timeout,
+        }
     }
 
-    /// Serves until stopped (by a [`StopHandle`], or SIGINT/SIGTERM), in-flight requests
-    /// finishing first.
+    /// Serves until stopped (by a [`StopHandle`], or SIGINT/SIGTERM): the stream's clients get
+    /// 1001 first, then in-flight requests finish.
     ///
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let stop = self.stop_handle();
+        let signals = tokio::spawn(async move {
+            if shutdown_signal().await {
+                tracing::info!("shutting down");
+                stop.stop().await;
+            }
+        });
+        let served = self.server.await;
+        signals.abort();
+        served
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; `false` when no signal can be listened for.
+async fn shutdown_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return false;
+        };
+        tokio::select! {
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
     }
 }

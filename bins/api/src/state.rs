@@ -13,6 +13,8 @@ use finstage_monitoring::{HealthRegistry, Metrics, Secret};
 use finstage_store::Store;
 use finstage_tasks::Queue;
 
+use crate::stream::StreamHub;
+
 /// One symbol of the configured watchlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchEntry {
@@ -58,6 +60,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The readiness checks of `/health/ready`.
     pub health: HealthRegistry,
+    /// The live stream's hub (`/v1/stream`); `None` answers 503 `stream_unavailable` there.
+    pub stream: Option<StreamHub>,
 }
 
 impl AppState {
@@ -80,7 +84,15 @@ impl AppState {
             admin_token: None,
             metrics,
             health: HealthRegistry::new(),
+            stream: None,
         }
+    }
+
+    /// With the live stream served by `hub`.
+    #[must_use]
+    pub fn with_stream(mut self, hub: StreamHub) -> Self {
+        self.stream = Some(hub);
+        self
     }
 
     /// With this watchlist.

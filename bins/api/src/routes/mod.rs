@@ -73,8 +73,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(quotes::many)
         .service(signals::stats)
         .service(signals::list)
-        .service(signals::one);
-    // the WebSocket stream mounts here: `/v1/stream` (bins/api/src/stream/).
+        .service(signals::one)
+        // The live stream; it answers 503 `stream_unavailable` when the state has no hub.
+        .service(crate::stream::stream);
 }
 
 /// The JSON 404 of every path that matches no route.

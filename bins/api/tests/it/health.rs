@@ -122,6 +122,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/signals/stats"),
     ("get", "/v1/signals"),
     ("get", "/v1/signals/{id}"),
+    ("get", "/v1/stream"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

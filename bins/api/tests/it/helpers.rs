@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use finstage_api::stream::{StreamHub, StreamOptions};
 use finstage_api::{ApiOptions, AppState, Application, RateLimitOptions, StopHandle, WatchEntry};
 use finstage_cache::{MemoryCache, MemoryConfig};
+use finstage_core::LocalBus;
 use finstage_domain::{Bar, Symbol};
 use finstage_marketdata::{BreakerConfig, ResilienceConfig, Resilient, RetryPolicy, YahooConfig, YahooProvider};
 use finstage_monitoring::{HealthRegistry, Metrics, MetricsConfig, Secret};
@@ -27,6 +29,8 @@ pub(crate) struct Setup {
     pub(crate) batch_quote_cap: usize,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) health: HealthRegistry,
+    /// Whether the app serves the live stream (through a `LocalBus`).
+    pub(crate) stream: bool,
 }
 
 impl Default for Setup {
@@ -39,6 +43,7 @@ impl Default for Setup {
             batch_quote_cap: 5,
             cors_origins: Vec::new(),
             health: HealthRegistry::new(),
+            stream: true,
         }
     }
 }
@@ -51,6 +56,8 @@ pub(crate) struct TestApp {
     pub(crate) store: Store,
     pub(crate) queue: Queue,
     pub(crate) stop: StopHandle,
+    /// The bus behind the live stream (publish here to reach its clients).
+    pub(crate) bus: Arc<LocalBus>,
     _db: TestDb,
 }
 
@@ -108,6 +115,12 @@ pub(crate) async fn spawn_with(setup: Setup) -> TestApp {
         ])
         .with_admin_token(setup.admin_token.map(|t| Secret::new(t.to_owned())))
         .with_health(setup.health);
+    let bus = Arc::new(LocalBus::new(1_024).unwrap());
+    let state = if setup.stream {
+        state.with_stream(StreamHub::new(bus.clone(), StreamOptions::default()).unwrap())
+    } else {
+        state
+    };
     let options = ApiOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         cors_origins: setup.cors_origins,
@@ -128,6 +141,7 @@ pub(crate) async fn spawn_with(setup: Setup) -> TestApp {
         store,
         queue,
         stop,
+        bus,
         _db: db,
     }
 }

@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod history;
 mod indicators;
+mod live;
 mod quotes;
 mod signals;
 mod stream;
