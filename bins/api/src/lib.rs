@@ -6,6 +6,7 @@
 //! queue, …; nothing read from the environment here) and [`ApiOptions`], binds (port 0 in
 //! tests) and runs until stopped. Every error is [`ApiError`]'s JSON body.
 
+pub mod bootstrap;
 pub mod error;
 pub mod middleware;
 pub mod routes;

@@ -1,35 +1,43 @@
-//! `finstage-api`: serves the HTTP API with the embedded defaults (SQLite under `./var/`, the
-//! memory cache, Yahoo behind the resilience layer, the task queue on the database).
+//! `finstage-api`: loads the layered configuration (defaults < `finstage.toml` < `FINSTAGE_*`
+//! variables), then serves the HTTP API and the live stream until SIGINT or SIGTERM. With no
+//! configuration: SQLite under `./var/` with the bundled history imported on first start, the
+//! memory cache, the in-process bus, Yahoo behind the resilience layer, on 127.0.0.1:8080.
 
-use std::error::Error;
-use std::sync::Arc;
+use std::process::ExitCode;
 
-use finstage_api::{ApiOptions, AppState, Application, WatchEntry};
-use finstage_cache::{MemoryCache, MemoryConfig};
-use finstage_domain::Symbol;
-use finstage_marketdata::{ResilienceConfig, Resilient, YahooConfig, YahooProvider};
-use finstage_monitoring::{LogConfig, Metrics, MetricsConfig, init_logging};
-use finstage_store::{Store, StoreConfig};
-use finstage_tasks::{DatabaseBackend, Queue, SystemClock};
+use finstage_api::Application;
+use finstage_api::bootstrap::from_config;
+use finstage_core::config::{Config, ConfigSources};
+use finstage_monitoring::{Metrics, MetricsConfig, init_logging};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    // NEXT STEP: `finstage_core::config` replaces every literal below (database URL, address,
-    // watchlist, admin token, provider, rate limits) with the layered configuration.
-    init_logging(&LogConfig::default(), std::io::stdout)?;
+async fn main() -> ExitCode {
+    let sources = ConfigSources::from_process_env();
+    let config = match Config::load(&sources) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("finstage-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&config, &sources).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "finstage-api stopped");
+            eprintln!("finstage-api: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: &Config, sources: &ConfigSources) -> Result<(), Box<dyn std::error::Error>> {
+    init_logging(&config.log, std::io::stdout)?;
+    for variable in sources.unused_variables() {
+        tracing::warn!(variable, "unknown FINSTAGE_ variable ignored");
+    }
     let metrics = Metrics::install(&MetricsConfig::default())?;
-    std::fs::create_dir_all("var")?;
-    let store = Store::open(StoreConfig::new("sqlite://var/finstage.db".parse()?)).await?;
-    let cache = Arc::new(MemoryCache::new("api", MemoryConfig::default())?);
-    let yahoo = Arc::new(YahooProvider::new(&YahooConfig::default())?);
-    let provider = Arc::new(Resilient::new(yahoo, ResilienceConfig::default())?.with_cache(cache.clone()));
-    let queue = Queue::new(Arc::new(DatabaseBackend::new(store.clone())), Arc::new(SystemClock));
-    let watchlist = ["AAPL", "MSFT", "IBM", "^GSPC", "^IXIC"]
-        .into_iter()
-        .map(|s| Symbol::parse(s).map(WatchEntry::inferred))
-        .collect::<Result<Vec<_>, _>>()?;
-    let state = AppState::new(store, cache, provider, queue, metrics).with_watchlist(watchlist);
-    let app = Application::build(state, ApiOptions::default()).await?;
+    let (state, options) = from_config(config, metrics).await?;
+    let app = Application::build(state, options).await?;
     tracing::info!(port = app.port(), "finstage-api listening");
     app.run_until_stopped().await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The API's integration tests: each starts the real application on port 0 with a fresh
 //! database and the mock Yahoo, and calls it over HTTP.
 
+mod bootstrap;
 mod errors;
 mod health;
 mod helpers;
