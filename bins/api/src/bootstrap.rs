@@ -2,7 +2,8 @@
 //! [`AppState`] and [`ApiOptions`]: the store (migrated; the bundled daily history imported on
 //! first start), the cache (Redis when configured, else memory), the provider behind
 //! `Resilient`, the task queue on the database, the event bus (Redis pub/sub when configured,
-//! else in-process) and the live stream's hub.
+//! else in-process), the live stream's hub and the notifier (Telegram, with its delivery log in
+//! the store, when configured; else the log).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use finstage_core::{Config, CoreError};
 use finstage_domain::Symbol;
 use finstage_marketdata::{Provider, ReplayProvider, Resilient, YahooProvider};
 use finstage_monitoring::Metrics;
+use finstage_notify::{LogNotifier, Notifier, TelegramNotifier};
 use finstage_store::{Store, StoreError};
 use finstage_tasks::{DatabaseBackend, Queue, SystemClock};
 
@@ -139,7 +141,16 @@ pub async fn from_config(config: &Config, metrics: Metrics) -> Result<(AppState,
             name: w.name.clone(),
         })
         .collect();
+    let notifier: Arc<dyn Notifier> = match &config.telegram {
+        Some(telegram) => Arc::new(
+            TelegramNotifier::new(telegram.clone())
+                .map_err(|e| part("the Telegram notifier")(e.to_string()))?
+                .with_delivery_log(Arc::new(store.clone())),
+        ),
+        None => Arc::new(LogNotifier),
+    };
     let state = AppState::new(store, cache, provider, queue, metrics)
+        .with_notifier(notifier)
         .with_watchlist(watchlist)
         .with_rules(config.rules.clone())
         .with_admin_token(config.api.admin_token.clone())

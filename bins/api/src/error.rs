@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use finstage_marketdata::MarketDataError;
+use finstage_notify::NotifyError;
 use finstage_store::StoreError;
 use finstage_tasks::TaskError;
 use serde::{Deserialize, Serialize};
@@ -68,7 +69,8 @@ pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_symbol`, `invalid_query`, `invalid_body`,
     /// `invalid_spec`, `invalid_path`, `unauthorized`, `forbidden`, `admin_disabled`, `not_found`,
     /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,
-    /// `invalid_bar`, `rate_limited`, `upstream_unavailable`, `store_unavailable`, `internal`.
+    /// `invalid_bar`, `rate_limited`, `notification_rejected`, `upstream_unavailable`,
+    /// `store_unavailable`, `internal`.
     #[schema(example = "invalid_symbol")]
     pub code: String,
     /// A human-readable explanation (user input in it is shortened and escaped).
@@ -126,7 +128,12 @@ pub enum ApiError {
         /// How long until a request is allowed.
         retry_after: Duration,
     },
-    /// 503 `upstream_unavailable`: the market data provider is down and nothing is stored.
+    /// 502 `notification_rejected`: the notification channel (Telegram) refused the message for
+    /// good; the message carries the channel's own description, never a token.
+    #[error("{0}")]
+    NotificationRejected(String),
+    /// 503 `upstream_unavailable`: an upstream (the market data provider, the notification
+    /// channel) is down, and nothing stored can replace it.
     #[error("{0}")]
     UpstreamUnavailable(String),
     /// 503 `store_unavailable`: the database cannot be reached.
@@ -174,6 +181,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
+            Self::NotificationRejected(_) => "notification_rejected",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
@@ -230,6 +238,37 @@ impl ApiError {
             }
         }
     }
+
+    /// A notification that was not delivered: a permanent refusal (`is_permanent`) is a 502
+    /// `notification_rejected` with the channel's description, a failure that persisted through
+    /// the retries (`is_retryable`) a 503 `upstream_unavailable`, anything else a 500 (logged).
+    /// No message holds a token: [`NotifyError`] never carries one.
+    pub fn from_notify(error: &NotifyError) -> Self {
+        if error.is_permanent() {
+            tracing::warn!(%error, "notification rejected");
+            let reason = match (error.status(), error.description()) {
+                (Some(status), Some(description)) => format!("HTTP {status}: {description}"),
+                _ => error.to_string(),
+            };
+            return Self::NotificationRejected(shorten(&format!("the notification was rejected: {reason}")));
+        }
+        if error.is_retryable() {
+            tracing::warn!(%error, "notification channel unavailable");
+            let detail = match error.status() {
+                Some(status) => format!("{}, HTTP {status}", error.kind()),
+                None => error.kind().to_owned(),
+            };
+            return Self::UpstreamUnavailable(format!(
+                "the notification channel is unavailable ({detail}), still after retries"
+            ));
+        }
+        if let NotifyError::Malformed { .. } = error {
+            tracing::warn!(%error, "notification channel answered malformed");
+            return Self::UpstreamUnavailable("the notification channel answered malformed".to_owned());
+        }
+        tracing::error!(%error, "notification failed");
+        Self::Internal
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -251,6 +290,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotificationRejected(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

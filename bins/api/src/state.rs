@@ -10,6 +10,7 @@ use finstage_cache::Cache;
 use finstage_domain::{Category, Symbol};
 use finstage_marketdata::Provider;
 use finstage_monitoring::{HealthRegistry, Metrics, Secret};
+use finstage_notify::{LogNotifier, Notifier};
 use finstage_store::Store;
 use finstage_tasks::Queue;
 
@@ -37,6 +38,9 @@ impl WatchEntry {
     }
 }
 
+/// The instance name of a state that was given none.
+pub const DEFAULT_INSTANCE_NAME: &str = "finstage-api";
+
 /// Everything the handlers use, shared by every worker (each field is cheap to clone).
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -62,11 +66,17 @@ pub struct AppState {
     pub health: HealthRegistry,
     /// The live stream's hub (`/v1/stream`); `None` answers 503 `stream_unavailable` there.
     pub stream: Option<StreamHub>,
+    /// Where notifications go (`POST /v1/notifications/test`): Telegram when configured, else
+    /// the log.
+    pub notifier: Arc<dyn Notifier>,
+    /// The name this instance signs its test notification with.
+    pub instance_name: Arc<str>,
 }
 
 impl AppState {
-    /// A state with an empty watchlist, the default rules, no admin token and no extra
-    /// health check; set the rest with the `with_*` methods.
+    /// A state with an empty watchlist, the default rules, no admin token, no extra health
+    /// check, notifications only logged ([`LogNotifier`]) and the instance name
+    /// [`DEFAULT_INSTANCE_NAME`]; set the rest with the `with_*` methods.
     pub fn new(
         store: Store,
         cache: Arc<dyn Cache>,
@@ -85,7 +95,26 @@ impl AppState {
             metrics,
             health: HealthRegistry::new(),
             stream: None,
+            notifier: Arc::new(LogNotifier),
+            instance_name: Arc::from(DEFAULT_INSTANCE_NAME),
         }
+    }
+
+    /// With notifications sent through `notifier`.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// With this instance name (an empty or blank name keeps the current one).
+    #[must_use]
+    pub fn with_instance_name(mut self, name: &str) -> Self {
+        let name = name.trim();
+        if !name.is_empty() {
+            self.instance_name = Arc::from(name);
+        }
+        self
     }
 
     /// With the live stream served by `hub`.

@@ -1,14 +1,16 @@
 //! The endpoints, each documented with `#[utoipa::path]` and registered through
 //! utoipa-actix-web, so that `/openapi.json` is generated from the code: [`health`]
 //! (`/health/*`, `/metrics`), [`symbols`], [`quotes`], [`history`] (bars and highs),
-//! [`indicators`] and [`signals`].
+//! [`indicators`], [`signals`], and the admin [`tasks`] and [`notifications`].
 
 pub mod health;
 pub mod history;
 pub mod indicators;
+pub mod notifications;
 pub mod quotes;
 pub mod signals;
 pub mod symbols;
+pub mod tasks;
 
 use actix_web::HttpResponse;
 use finstage_domain::Symbol;
@@ -40,6 +42,8 @@ use crate::state::AppState;
         (name = "history", description = "Stored bars and highs"),
         (name = "indicators", description = "Technical indicators"),
         (name = "signals", description = "Detected signals, their outcomes and statistics"),
+        (name = "tasks", description = "The task queue (admin)"),
+        (name = "notifications", description = "Notifications (admin)"),
     )
 )]
 pub struct ApiDoc;
@@ -74,6 +78,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(signals::stats)
         .service(signals::list)
         .service(signals::one)
+        .service(tasks::list)
+        .service(tasks::one)
+        .service(tasks::cancel)
+        .service(notifications::test)
         // The live stream; it answers 503 `stream_unavailable` when the state has no hub.
         .service(crate::stream::stream);
 }

@@ -122,6 +122,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/signals/stats"),
     ("get", "/v1/signals"),
     ("get", "/v1/signals/{id}"),
+    ("get", "/v1/tasks"),
+    ("get", "/v1/tasks/{id}"),
+    ("post", "/v1/tasks/{id}/cancel"),
+    ("post", "/v1/notifications/test"),
     ("get", "/v1/stream"),
 ];
 

@@ -11,6 +11,7 @@ use finstage_core::LocalBus;
 use finstage_domain::{Bar, Symbol};
 use finstage_marketdata::{BreakerConfig, ResilienceConfig, Resilient, RetryPolicy, YahooConfig, YahooProvider};
 use finstage_monitoring::{HealthRegistry, Metrics, MetricsConfig, Secret};
+use finstage_notify::Notifier;
 use finstage_store::{Backend, Store};
 use finstage_tasks::{DatabaseBackend, Queue, SystemClock};
 use finstage_test_support::db::TestDb;
@@ -31,6 +32,8 @@ pub(crate) struct Setup {
     pub(crate) health: HealthRegistry,
     /// Whether the app serves the live stream (through a `LocalBus`).
     pub(crate) stream: bool,
+    /// Where notifications go (`None`: the state's default, the log).
+    pub(crate) notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl Default for Setup {
@@ -44,6 +47,7 @@ impl Default for Setup {
             cors_origins: Vec::new(),
             health: HealthRegistry::new(),
             stream: true,
+            notifier: None,
         }
     }
 }
@@ -115,6 +119,10 @@ pub(crate) async fn spawn_with(setup: Setup) -> TestApp {
         ])
         .with_admin_token(setup.admin_token.map(|t| Secret::new(t.to_owned())))
         .with_health(setup.health);
+    let state = match setup.notifier {
+        Some(notifier) => state.with_notifier(notifier),
+        None => state,
+    };
     let bus = Arc::new(LocalBus::new(1_024).unwrap());
     let state = if setup.stream {
         state.with_stream(StreamHub::new(bus.clone(), StreamOptions::default()).unwrap())
