@@ -77,11 +77,11 @@ macro_rules! catalog {
 
 catalog! {
     // HTTP, served by the API.
-    HTTP_REQUESTS_TOTAL: Counter "finstage_http_requests_total" ["method", "route", "status"] "finstage-api" (planned)
+    HTTP_REQUESTS_TOTAL: Counter "finstage_http_requests_total" ["method", "route", "status"] "finstage-api"
         => "HTTP requests answered, by method, route template (never the raw path) and status code.";
-    HTTP_REQUEST_DURATION_MILLISECONDS: Histogram "finstage_http_request_duration_milliseconds" ["method", "route"] "finstage-api" (planned)
+    HTTP_REQUEST_DURATION_MILLISECONDS: Histogram "finstage_http_request_duration_milliseconds" ["method", "route"] "finstage-api"
         => "Time from receiving a request to sending its response, in milliseconds.";
-    HTTP_REQUESTS_IN_FLIGHT: Gauge "finstage_http_requests_in_flight" [] "finstage-api" (planned)
+    HTTP_REQUESTS_IN_FLIGHT: Gauge "finstage_http_requests_in_flight" [] "finstage-api"
         => "HTTP requests being served now.";
     // WebSocket streaming.
     WS_CONNECTIONS: Gauge "finstage_ws_connections" [] "finstage-api"

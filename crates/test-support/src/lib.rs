@@ -34,8 +34,8 @@
 
 pub mod db;
 pub mod fixtures;
-pub mod proxy;
 mod http;
+pub mod proxy;
 pub mod telegram;
 pub mod yahoo;
 
