@@ -26,4 +26,13 @@ pub enum CoreError {
     /// The event bus refused a publish, a channel name or its configuration.
     #[error("bus: {0}")]
     Bus(#[from] crate::bus::BusError),
+    /// A request to a service is invalid: `field` names the bad field as the request spells it
+    /// (`symbols`, `strategies[1].stop_loss`, `to`), `message` says what is wrong.
+    #[error("invalid {field}: {message}")]
+    InvalidRequest {
+        /// The field, dotted and indexed as in the request.
+        field: String,
+        /// What is wrong, for people.
+        message: String,
+    },
 }

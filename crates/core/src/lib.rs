@@ -6,10 +6,12 @@
 //! - [`outcomes`]: what became of each stored signal ([`OutcomeTracker`]), from the stored bars
 //!   at or after each horizon, and the statistics per kind ([`kind_stats`]).
 
+pub mod backtests;
 pub mod bus;
 pub mod config;
 mod error;
 pub mod outcomes;
+pub mod reports;
 pub mod signals;
 
 pub use bus::{Envelope, Event, EventBus, LocalBus, RedisBus};

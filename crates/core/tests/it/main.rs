@@ -1,10 +1,12 @@
 //! finstage-core's integration tests, each on PostgreSQL, MariaDB and SQLite (a fresh database
 //! per test, `finstage_test_support::db::TestDb`).
 
+mod backtests;
 mod bus;
 mod config;
 mod outcomes;
 mod pipeline;
+mod reports;
 
 /// Runs each named `async fn(Backend)` once per backend, on a multi-threaded runtime
 /// (migrations need one).
