@@ -3,14 +3,16 @@
 
 use std::collections::HashSet;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{ResourceDef, Server, ServerHandle};
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Compress, Condition, from_fn};
 use actix_web::web::{self, Data};
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use finstage_monitoring::CheckOptions;
 use finstage_monitoring::CheckResult;
 use finstage_monitoring::health::FnCheck;
@@ -18,7 +20,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{json_error, path_error, query_error};
+use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::middleware::{REQUEST_ID, RateLimiter, observe, rate_limit};
 use crate::routes::{self, ApiDoc};
 use crate::state::{ApiOptions, AppState};
@@ -73,6 +75,47 @@ fn admin_operations(doc: &utoipa::openapi::OpenApi) -> HashSet<(Method, String)>
         }
     }
     admin
+}
+
+/// Each documented path template with the methods it answers: what tells a 405 from a 404.
+type Routes = Arc<[(ResourceDef, Vec<Method>)]>;
+
+fn route_methods(doc: &utoipa::openapi::OpenApi) -> Routes {
+    doc.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            let methods = methods.into_iter().filter(|(_, on)| *on).map(|(m, _)| m).collect();
+            (ResourceDef::new(path.as_str()), methods)
+        })
+        .collect()
+}
+
+/// What no route answered: 405 `method_not_allowed` (with `Allow`) for a documented path asked
+/// with another method, the JSON 404 otherwise.
+async fn fallback(req: HttpRequest, routes: Routes) -> Result<HttpResponse, ApiError> {
+    let mut allowed: Vec<&str> = routes
+        .iter()
+        .filter(|(def, _)| def.is_match(req.path()))
+        .flat_map(|(_, methods)| methods.iter().map(Method::as_str))
+        .collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
+        return routes::not_found().await;
+    }
+    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    Ok(response)
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -162,6 +205,7 @@ impl Application {
                 .register(check, CheckOptions::default())
                 .map_err(|e| BuildError::Options(e.to_string()))?;
         }
+        let known = route_methods(&openapi());
         let limiter = options
             .rate_limit
             .map(|limit| RateLimiter::new(limit, options.rate_limit_clients, admin_operations(&openapi())))
@@ -213,7 +257,10 @@ impl Application {
                 .openapi(ApiDoc::openapi())
                 .configure(routes::configure)
                 .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-                .default_service(web::to(routes::not_found))
+                .default_service(web::to({
+                    let known = known.clone();
+                    move |req: HttpRequest| fallback(req, known.clone())
+                }))
                 .into_app()
         })
         .listen(listener)

@@ -1,13 +1,16 @@
 //! The endpoints, each documented with `#[utoipa::path]` and registered through
 //! utoipa-actix-web, so that `/openapi.json` is generated from the code: [`health`]
 //! (`/health/*`, `/metrics`), [`symbols`], [`quotes`], [`history`] (bars and highs),
-//! [`indicators`], [`signals`], and the admin [`tasks`] and [`notifications`].
+//! [`indicators`], [`signals`], [`backtests`], [`reports`], and the admin [`tasks`] and
+//! [`notifications`].
 
+pub mod backtests;
 pub mod health;
 pub mod history;
 pub mod indicators;
 pub mod notifications;
 pub mod quotes;
+pub mod reports;
 pub mod signals;
 pub mod symbols;
 pub mod tasks;
@@ -42,6 +45,8 @@ use crate::state::AppState;
         (name = "history", description = "Stored bars and highs"),
         (name = "indicators", description = "Technical indicators"),
         (name = "signals", description = "Detected signals, their outcomes and statistics"),
+        (name = "backtests", description = "Strategies backtested over stored history, as queued tasks"),
+        (name = "reports", description = "The daily report of the watchlist"),
         (name = "tasks", description = "The task queue (admin)"),
         (name = "notifications", description = "Notifications (admin)"),
     )
@@ -78,6 +83,11 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(signals::stats)
         .service(signals::list)
         .service(signals::one)
+        .service(backtests::submit)
+        .service(backtests::status)
+        .service(backtests::result)
+        .service(reports::latest)
+        .service(reports::send)
         .service(tasks::list)
         .service(tasks::one)
         .service(tasks::cancel)

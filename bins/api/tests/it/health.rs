@@ -99,10 +99,11 @@ async fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(error_code(&body), "not_found");
     let body = app.get_json("/", 404).await;
     assert_eq!(error_code(&body), "not_found");
-    // A method no route takes is a JSON 404 too (each method is its own route).
+    // A known path asked with a method it does not take is a JSON 405 naming the ones it does.
     let response = app.client.put(app.url("/v1/symbols")).send().await.unwrap();
-    let body = json(response, 404).await;
-    assert_eq!(error_code(&body), "not_found");
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let body = json(response, 405).await;
+    assert_eq!(error_code(&body), "method_not_allowed");
 }
 
 /// Every registered operation, as (method, path template).
@@ -125,6 +126,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tasks"),
     ("get", "/v1/tasks/{id}"),
     ("post", "/v1/tasks/{id}/cancel"),
+    ("post", "/v1/backtests"),
+    ("get", "/v1/backtests/{id}"),
+    ("get", "/v1/backtests/{id}/result"),
+    ("get", "/v1/reports/latest"),
+    ("post", "/v1/reports/send"),
     ("post", "/v1/notifications/test"),
     ("get", "/v1/stream"),
 ];
