@@ -214,12 +214,18 @@ impl ApiError {
         }
     }
 
-    /// A task queue failure.
+    /// A task queue failure: input the queue refused is a 400 (the caller's doing, logged at
+    /// debug level only), anything else a 500 (logged as an error).
     pub fn from_tasks(error: TaskError) -> Self {
-        tracing::error!(%error, "task queue error");
         match error {
-            TaskError::Invalid(message) => Self::bad_request("invalid_body", shorten(&message)),
-            _ => Self::Internal,
+            TaskError::Invalid(message) => {
+                tracing::debug!(%message, "task queue refused the input");
+                Self::bad_request("invalid_body", shorten(&message))
+            }
+            other => {
+                tracing::error!(error = %other, "task queue error");
+                Self::Internal
+            }
         }
     }
 

@@ -105,10 +105,12 @@ fn parse_state(input: &str) -> Result<TaskState, ApiError> {
     })
 }
 
+/// A kind filter must be a kind the queue accepts (`validate_kind`): anything else is a 400
+/// `invalid_query` here, rather than a store refusal reported as a failure of the queue.
 fn check_kind(kind: &str) -> Result<(), ApiError> {
-    if kind.is_empty() || kind.len() > MAX_KEY_LEN || kind.chars().any(char::is_control) {
+    if finstage_tasks::validate_kind(kind).is_err() {
         return Err(ApiError::invalid_query(format!(
-            "kind must be 1 to {MAX_KEY_LEN} bytes without control characters, not \"{}\"",
+            "kind must be 1 to {MAX_KEY_LEN} bytes of ASCII letters, digits, '.', '_', '-' and ':', not \"{}\"",
             echo(kind)
         )));
     }
