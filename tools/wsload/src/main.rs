@@ -8,6 +8,7 @@
 //!                         [--duration 60]
 //! finstage-wsload run     [--url ws://127.0.0.1:9300/v1/stream] [--connections 1000] [--channels 10]
 //!                         [--symbols 500] [--duration 30] [--ramp 200]
+//! finstage-wsload yahoo   [--symbols 50] [--bars 260] [--duration 600] [--url-file PATH]
 //! ```
 //!
 //! - `serve` runs the stream hub of `finstage-api` behind a minimal actix server with only
@@ -20,6 +21,11 @@
 //!   are subscribed, then for `--duration` seconds measures publish-to-receive latency from each
 //!   event's `published_at`, and prints p50/p90/p99/max, messages per second, sequence gaps and
 //!   errors.
+//! - `yahoo` starts the mock Yahoo chart server of `finstage-test-support` (`MockYahoo`) on
+//!   `127.0.0.1` (a free port) serving `--symbols` synthetic symbols `S0000`, `S0001`, … with
+//!   `--bars` daily bars each (a seeded random walk per symbol, ending on the newest weekday), for
+//!   `finstage-api` to use as its provider (`FINSTAGE_YAHOO_BASE_URL`): it prints the base URL, and
+//!   writes it to `--url-file` when given, then serves until `--duration` ends or Ctrl-C.
 //!
 //! Durations are in seconds; every count and duration is bounded.
 
@@ -30,17 +36,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc, Weekday};
 use finstage_api::stream::{StreamHub, StreamOptions, configure_actix};
 use finstage_core::bus::{Envelope, EventBus, InstanceId, LocalBus, QuoteEvent, RedisBus, RedisBusConfig};
 use finstage_domain::Symbol;
+use finstage_test_support::{MockYahoo, fixtures};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
-const USAGE: &str = "usage: finstage-wsload serve|publish|run [--option value]… (see the crate documentation)";
+const USAGE: &str = "usage: finstage-wsload serve|publish|run|yahoo [--option value]… (see the crate documentation)";
 
 /// Most samples kept over all connections (4 bytes each).
 const MAX_SAMPLES: usize = 50_000_000;
@@ -54,6 +61,7 @@ fn main() -> Result<()> {
         "serve" => runtime.block_on(serve(&options)),
         "publish" => runtime.block_on(publish(&options)),
         "run" => runtime.block_on(run(&options)),
+        "yahoo" => runtime.block_on(yahoo(&options)),
         _ => Err(USAGE.into()),
     }
 }
@@ -248,6 +256,46 @@ async fn publish(options: &Options) -> Result<()> {
         bus.redis_channel()
     );
     tick(bus, symbols, tick_every, Instant::now() + duration).await;
+    Ok(())
+}
+
+/// Serves synthetic daily bars for `--symbols` symbols from a mock Yahoo until the duration ends.
+async fn yahoo(options: &Options) -> Result<()> {
+    let duration = options.duration(600)?;
+    let count = options.number("symbols", 50, 1..=10_000)?;
+    let bars = options.number("bars", 260, 1..=10_000)? as usize;
+    // The bars end on the newest weekday, so that the served quotes look current.
+    let mut first = Utc::now().date_naive();
+    let mut weekdays = 0;
+    while weekdays < bars {
+        first = first.pred_opt().ok_or("no date before the first bar")?;
+        if !matches!(first.weekday(), Weekday::Sat | Weekday::Sun) {
+            weekdays += 1;
+        }
+    }
+    let mock = MockYahoo::start().await;
+    // A long benchmark would otherwise keep the newest 100,000 requests in memory.
+    mock.set_request_log_capacity(0);
+    for (i, symbol) in symbols(count)?.iter().enumerate() {
+        mock.add_symbol(
+            symbol.as_str(),
+            fixtures::synthetic_daily_bars(first, bars, i as u64 + 1),
+        );
+    }
+    let url = mock.base_url();
+    if let Some(path) = options.0.get("url-file") {
+        std::fs::write(path, format!("{url}\n")).map_err(|e| format!("--url-file {path}: {e}"))?;
+    }
+    println!(
+        "mock Yahoo at {url}: {count} symbols S0000..S{:04}, {bars} daily bars each, for {duration:?}",
+        count - 1
+    );
+    tokio::select! {
+        () = tokio::time::sleep(duration) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    println!("{} requests served", mock.total_requests());
+    mock.shutdown().await;
     Ok(())
 }
 
