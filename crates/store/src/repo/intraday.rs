@@ -162,6 +162,19 @@ impl IntradayBars<'_> {
         bars.reverse();
         Ok(bars)
     }
+
+    /// Deletes the bars of every symbol and interval that start before `before`; returns how
+    /// many. Daily bars are another table and are kept for good.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database.
+    pub async fn prune(mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let delete = diesel::delete(intraday_bars::table.filter(intraday_bars::ts.lt(db_time(before))));
+        let n = run!(conn, "intraday.prune", c => delete.execute(c).await)?;
+        Ok(n as u64)
+    }
 }
 
 /// The upsert statements, chunk by chunk, on `conn`.

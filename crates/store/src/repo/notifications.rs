@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 
 use crate::error::StoreError;
-use crate::repo::{Exec, check_len, db_now, utc};
+use crate::repo::{Exec, check_len, db_now, db_time, utc};
 use crate::schema::notification_log;
 
 /// The longest channel name, in characters.
@@ -319,5 +319,17 @@ impl Notifications<'_> {
             .load(c)
             .await)?;
         rows.into_iter().map(NotificationRow::into_notification).collect()
+    }
+
+    /// Deletes the log's entries last updated before `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database.
+    pub async fn prune(mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let delete = diesel::delete(notification_log::table.filter(notification_log::updated_at.lt(db_time(before))));
+        let n = run!(conn, "notifications.prune", c => delete.execute(c).await)?;
+        Ok(n as u64)
     }
 }

@@ -1,11 +1,11 @@
 //! The `slow_queries` table.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::error::StoreError;
-use crate::repo::Exec;
+use crate::repo::{Exec, db_time};
 use crate::schema::slow_queries;
 
 /// The operation name of the insert below: a slow insert of a slow statement is not recorded.
@@ -69,5 +69,17 @@ impl SlowQueries<'_> {
             .limit(limit)
             .load(c)
             .await)
+    }
+
+    /// Deletes the statements recorded before `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database.
+    pub async fn prune(mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let delete = diesel::delete(slow_queries::table.filter(slow_queries::occurred_at.lt(db_time(before))));
+        let n = run!(conn, "slow_queries.prune", c => delete.execute(c).await)?;
+        Ok(n as u64)
     }
 }

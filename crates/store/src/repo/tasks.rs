@@ -1990,6 +1990,25 @@ impl Tasks<'_> {
         let n = run!(conn, "tasks.prune_slots", c => delete.execute(c).await)?;
         Ok(n as u64)
     }
+
+    /// Deletes the finished tasks (succeeded, dead or cancelled) that finished before `before`,
+    /// with their attempts; returns how many tasks. Pending and running tasks are never
+    /// touched, whatever their age.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database.
+    pub async fn prune_finished(mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut slot = None;
+        let conn = self.exec.conn(&mut slot).await?;
+        let delete = diesel::delete(
+            tasks::table
+                .filter(tasks::state.eq_any(["succeeded", "dead", "cancelled"]))
+                .filter(tasks::finished_at.lt(db_time(before))),
+        );
+        // The attempts go with their task (ON DELETE CASCADE on every backend).
+        let n = run!(conn, "tasks.prune_finished", c => delete.execute(c).await)?;
+        Ok(n as u64)
+    }
 }
 
 /// Enqueue notifications from PostgreSQL: the kinds of the tasks enqueued (and committed) on

@@ -11,6 +11,7 @@ mod notifications;
 mod outcomes;
 mod pool;
 mod quotes;
+mod retention;
 mod schema;
 mod signals;
 mod snapshots;
