@@ -458,6 +458,45 @@ fn signals_and_reports(
     Ok((signals.len(), reports))
 }
 
+/// Registers the handler of [`BACKTEST_KIND`] tasks on `handlers`: it runs
+/// [`run_backtest`] over `store` with `rules` and stores the result's summary, at most
+/// `concurrency` at once. An invalid request (or invalid rules) makes the task fail at once; a
+/// store failure is retried. The error a task keeps is shown by the public status endpoint, so
+/// store failures keep a plain message (their detail goes to the log).
+///
+/// # Errors
+/// As [`finstage_tasks::Handlers::register`]: a zero concurrency, or a handler already registered.
+pub fn register_handler(
+    handlers: &mut finstage_tasks::Handlers,
+    store: Store,
+    rules: std::sync::Arc<RulesConfig>,
+    concurrency: usize,
+) -> Result<&mut finstage_tasks::Handlers, finstage_tasks::TaskError> {
+    handlers.register(
+        BACKTEST_KIND,
+        concurrency,
+        move |mut ctx: finstage_tasks::TaskContext, request: BacktestRequest| {
+            let (store, rules) = (store.clone(), rules.clone());
+            async move {
+                let id = ctx.id;
+                tokio::select! {
+                    outcome = run_backtest(&store, &rules, &request) => match outcome {
+                        Ok(full) => Ok(full.summary()),
+                        Err(error @ (CoreError::InvalidRequest { .. } | CoreError::Analysis(_))) => {
+                            Err(finstage_tasks::HandlerError::Fatal(error.to_string()))
+                        }
+                        Err(error) => {
+                            tracing::warn!(task = %id, %error, "backtest failed");
+                            Err(finstage_tasks::HandlerError::Retry("the backtest could not read the stored data".to_owned()))
+                        }
+                    },
+                    () = ctx.cancelled() => Err(finstage_tasks::HandlerError::Cancelled),
+                }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

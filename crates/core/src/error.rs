@@ -26,6 +26,24 @@ pub enum CoreError {
     /// The event bus refused a publish, a channel name or its configuration.
     #[error("bus: {0}")]
     Bus(#[from] crate::bus::BusError),
+    /// The market-data provider failed (after its retries).
+    #[error("market data: {0}")]
+    MarketData(#[from] finstage_marketdata::MarketDataError),
+    /// The task queue failed.
+    #[error("tasks: {0}")]
+    Tasks(#[from] finstage_tasks::TaskError),
+    /// The work was cancelled before it finished (a job's task was cancelled or its process
+    /// is stopping).
+    #[error("cancelled")]
+    Cancelled,
+    /// A part of the application could not start (the message says why, never a secret).
+    #[error("{part}: {message}")]
+    Start {
+        /// The part (`the Redis cache`, `the Telegram notifier`, …).
+        part: &'static str,
+        /// Why.
+        message: String,
+    },
     /// A request to a service is invalid: `field` names the bad field as the request spells it
     /// (`symbols`, `strategies[1].stop_loss`, `to`), `message` says what is wrong.
     #[error("invalid {field}: {message}")]

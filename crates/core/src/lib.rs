@@ -10,12 +10,18 @@ pub mod backtests;
 pub mod bus;
 pub mod config;
 mod error;
+pub mod jobs;
+pub mod market;
 pub mod outcomes;
 pub mod reports;
+pub mod seed;
+pub mod services;
 pub mod signals;
 
 pub use bus::{Envelope, Event, EventBus, LocalBus, RedisBus};
 pub use config::{Config, ConfigSources, Settings};
 pub use error::CoreError;
+pub use jobs::{JobContext, JobReport, Jobs, JobsOptions};
 pub use outcomes::{OutcomeTracker, TrackSummary, kind_stats};
+pub use services::Services;
 pub use signals::{PipelineSummary, Recorded, SignalPipeline, record_signals, to_new_signal};

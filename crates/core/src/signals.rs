@@ -44,7 +44,7 @@ pub async fn record_signals(store: &Store, signals: &[Signal]) -> Result<Vec<Rec
 }
 
 /// What one run of [`SignalPipeline::run`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PipelineSummary {
     /// New bars the rules ran on.
     pub bars: usize,
@@ -60,6 +60,9 @@ pub struct PipelineSummary {
     pub too_old: usize,
     /// Alerts that failed (logged; their claims were given back, so a later run retries them).
     pub failed: usize,
+    /// The newly stored signals recent enough to alert, with their ids: what the live stream
+    /// is told about.
+    pub recent: Vec<(i64, Signal)>,
 }
 
 /// The signal rules over a symbol's newest daily bars: warms a [`SignalEngine`] on the bars
@@ -148,14 +151,15 @@ impl SignalPipeline {
             stored: recorded.iter().filter(|r| r.inserted).count(),
             ..PipelineSummary::default()
         };
-        let Some(alerter) = &self.alerter else {
-            return Ok(summary);
-        };
         for (signal, rec) in found.iter().zip(&recorded).filter(|(_, r)| r.inserted) {
             if now.signed_duration_since(signal.time.to_utc()) > self.max_alert_age {
                 summary.too_old += 1;
                 continue;
             }
+            summary.recent.push((rec.id, signal.clone()));
+            let Some(alerter) = &self.alerter else {
+                continue;
+            };
             match alerter.alert(signal, now).await {
                 Ok(AlertOutcome::Sent(_)) => summary.alerted += 1,
                 Ok(_) => summary.deduplicated += 1,

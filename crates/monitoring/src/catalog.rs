@@ -176,12 +176,14 @@ catalog! {
     SCHEDULE_FIRED_TOTAL: Counter "finstage_schedule_fired_total" ["schedule"] "finstage-tasks"
         => "Slots of a periodic schedule fired (one task per slot across all schedulers).";
     // Scheduled jobs.
-    JOB_RUNS_TOTAL: Counter "finstage_job_runs_total" ["job_name", "outcome"] "finstage-core" (planned)
+    JOB_RUNS_TOTAL: Counter "finstage_job_runs_total" ["job_name", "outcome"] "finstage-core"
         => "Runs of a periodic job, by outcome (ok, error, cancelled).";
-    JOB_DURATION_SECONDS: Histogram "finstage_job_duration_seconds" ["job_name"] "finstage-core" (planned)
+    JOB_DURATION_SECONDS: Histogram "finstage_job_duration_seconds" ["job_name"] "finstage-core"
         => "Duration of one run of a periodic job, in seconds.";
-    JOB_LAST_SUCCESS_TIMESTAMP_SECONDS: Gauge "finstage_job_last_success_timestamp_seconds" ["job_name"] "finstage-core" (planned)
+    JOB_LAST_SUCCESS_TIMESTAMP_SECONDS: Gauge "finstage_job_last_success_timestamp_seconds" ["job_name"] "finstage-core"
         => "When a periodic job last succeeded, in seconds since the Unix epoch.";
+    JOB_SYMBOLS_TOTAL: Counter "finstage_job_symbols_total" ["job_name", "outcome"] "finstage-core"
+        => "Symbols a job processed, by outcome (ok, skipped, error).";
     SIGNALS_DETECTED_TOTAL: Counter "finstage_signals_detected_total" ["kind"] "finstage-core" (planned)
         => "Signals detected, by signal kind.";
     // Notifications.

@@ -42,7 +42,7 @@ pub use database::DatabaseBackend;
 pub use error::TaskError;
 pub use memory::MemoryBackend;
 pub use queue::{MAX_PAGE, Queue, validate_kind};
-pub use schedule::{Every, Schedule, Scheduler};
+pub use schedule::{Every, NextSlot, Schedule, Scheduler};
 pub use types::{
     Attempt, AttemptOutcome, Backoff, CancelOutcome, Depth, Enqueued, Finish, LeaseStatus, MAX_KEY_LEN, NewTask,
     PageRequest, Priority, Task, TaskFilter, TaskId, TaskOptions, TaskPage, TaskState,

@@ -27,6 +27,16 @@ pub enum Every {
     /// At the times of a cron expression, in UTC. Five fields (`min hour day month weekday`) or
     /// six with seconds first.
     Cron(Box<cron::Schedule>),
+    /// At the times another calendar gives (a time of day in a time zone, market days only,
+    /// …): anything that can say which instant comes next.
+    Custom(Arc<dyn NextSlot>),
+}
+
+/// A calendar of slots, for schedules that cron in UTC cannot express (a local time of day
+/// across daylight-saving changes).
+pub trait NextSlot: Send + Sync + std::fmt::Debug + 'static {
+    /// The first slot strictly after `after`; `None` when there is none.
+    fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>>;
 }
 
 impl Every {
@@ -69,6 +79,7 @@ impl Every {
                 DateTime::from_timestamp(next, 0)
             }
             Self::Cron(schedule) => schedule.after(&after).next(),
+            Self::Custom(calendar) => calendar.next_after(after).filter(|next| *next > after),
         }
     }
 }

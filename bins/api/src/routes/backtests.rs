@@ -8,20 +8,15 @@
 //! result's [summary](finstage_core::backtests::BacktestResult::summary)); until one runs, a
 //! backtest stays `queued`.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path};
 use actix_web::{HttpResponse, get, post};
 use chrono::{DateTime, NaiveDate, Utc};
-use finstage_analysis::RulesConfig;
 use finstage_analysis::SignalKind;
 use finstage_analysis::backtest::{Mode, StrategyConfig, Trigger};
-use finstage_core::CoreError;
-use finstage_core::backtests::{BACKTEST_KIND, BacktestRequest, run_backtest};
+use finstage_core::backtests::{BACKTEST_KIND, BacktestRequest};
 use finstage_domain::Symbol;
-use finstage_store::Store;
-use finstage_tasks::{HandlerError, Handlers, Task, TaskContext, TaskError, TaskId, TaskOptions, TaskState};
+use finstage_tasks::{Task, TaskId, TaskOptions, TaskState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,44 +24,7 @@ use crate::error::{ApiError, ErrorBody, ErrorDetail, echo};
 use crate::routes::history::date_bounds;
 use crate::state::AppState;
 
-/// Registers the handler of [`BACKTEST_KIND`] tasks on `handlers`: it runs
-/// [`run_backtest`] over `store` with `rules` and stores the result's summary, at most
-/// `concurrency` at once. An invalid request (or invalid rules) makes the task fail at once; a
-/// store failure is retried. The error a task keeps is shown by the public status endpoint, so
-/// store failures keep a plain message (their detail goes to the log).
-///
-/// # Errors
-/// As [`Handlers::register`]: a zero concurrency, or a handler already registered.
-pub fn register_handler(
-    handlers: &mut Handlers,
-    store: Store,
-    rules: Arc<RulesConfig>,
-    concurrency: usize,
-) -> Result<&mut Handlers, TaskError> {
-    handlers.register(
-        BACKTEST_KIND,
-        concurrency,
-        move |mut ctx: TaskContext, request: BacktestRequest| {
-            let (store, rules) = (store.clone(), rules.clone());
-            async move {
-                let id = ctx.id;
-                tokio::select! {
-                    outcome = run_backtest(&store, &rules, &request) => match outcome {
-                        Ok(full) => Ok(full.summary()),
-                        Err(error @ (CoreError::InvalidRequest { .. } | CoreError::Analysis(_))) => {
-                            Err(HandlerError::Fatal(error.to_string()))
-                        }
-                        Err(error) => {
-                            tracing::warn!(task = %id, %error, "backtest failed");
-                            Err(HandlerError::Retry("the backtest could not read the stored data".to_owned()))
-                        }
-                    },
-                    () = ctx.cancelled() => Err(HandlerError::Cancelled),
-                }
-            }
-        },
-    )
-}
+pub use finstage_core::backtests::register_handler;
 
 /// Which signals on a bar fire a trigger: exactly one of `any` and `all`.
 #[derive(Debug, Deserialize, ToSchema)]

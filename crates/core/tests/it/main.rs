@@ -4,6 +4,7 @@
 mod backtests;
 mod bus;
 mod config;
+mod jobs;
 mod outcomes;
 mod pipeline;
 mod reports;
