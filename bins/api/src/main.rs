@@ -1,12 +1,15 @@
 //! `finstage-api`: loads the layered configuration (defaults < `finstage.toml` < `FINSTAGE_*`
 //! variables), then serves the HTTP API and the live stream until SIGINT or SIGTERM. With no
 //! configuration: SQLite under `./var/` with the bundled history imported on first start, the
-//! memory cache, the in-process bus, Yahoo behind the resilience layer, on 127.0.0.1:8080.
+//! memory cache, the in-process bus, Yahoo behind the resilience layer, on 127.0.0.1:8080, with
+//! the scheduler's jobs in-process (`FINSTAGE_EMBEDDED_JOBS=false` turns them off).
 
 use std::process::ExitCode;
 
 use finstage_api::Application;
-use finstage_api::bootstrap::from_config;
+use std::time::Duration;
+
+use finstage_api::bootstrap::start;
 use finstage_core::config::{Config, ConfigSources};
 use finstage_monitoring::{Metrics, MetricsConfig, init_logging};
 
@@ -36,9 +39,15 @@ async fn run(config: &Config, sources: &ConfigSources) -> Result<(), Box<dyn std
         tracing::warn!(variable, "unknown FINSTAGE_ variable ignored");
     }
     let metrics = Metrics::install(&MetricsConfig::default())?;
-    let (state, options) = from_config(config, metrics).await?;
-    let app = Application::build(state, options).await?;
+    let process = start(config, metrics).await?;
+    let app = Application::build(process.state, process.options).await?;
     tracing::info!(port = app.port(), "finstage-api listening");
-    app.run_until_stopped().await?;
+    let served = app.run_until_stopped().await;
+    if let Some(jobs) = process.jobs {
+        // Running jobs get a grace period, then their tasks go back to the queue.
+        let report = jobs.shutdown(Duration::from_secs(10)).await;
+        tracing::info!(finished = report.finished, released = report.released, "jobs stopped");
+    }
+    served?;
     Ok(())
 }

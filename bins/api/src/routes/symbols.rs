@@ -2,8 +2,9 @@
 //! `POST /v1/symbols` and `DELETE /v1/symbols/{symbol}` (admin).
 //!
 //! Adding a symbol stores it and enqueues a task of kind `backfill` with the payload
-//! `{"symbol": "NVDA", "years": 10}` (unique per symbol while pending). Running that task is
-//! the scheduler's job: until a worker handles `backfill`, the task waits in the queue.
+//! `{"symbol": "NVDA", "years": 10}` (unique per symbol while pending), run by the scheduler's
+//! `backfill` job — in this process in the embedded shape, by a `finstage-scheduler`
+//! otherwise; until a worker takes it, the task waits in the queue.
 
 use std::collections::HashSet;
 
