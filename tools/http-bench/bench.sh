@@ -104,6 +104,8 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$base/health/live" > /dev/null
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$base/v1/quotes/S0000" > /dev/null
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$script_dir/batch.lua" "$base" -- "$SYMBOLS" > /dev/null
 
+# Other work on the machine skews the figures: say how busy it was.
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for ((run = 1; run <= RUNS; run++)); do
     log "run $run of $RUNS"
     measure "run$run-health-live" "$base/health/live"
@@ -112,6 +114,7 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 echo "finstage-api $(build_id); $(date -u +%F); wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
+echo "load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| run / route | req/s | p50 | p90 | p99 | max | requests | non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for ((run = 1; run <= RUNS; run++)); do

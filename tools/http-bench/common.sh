@@ -3,6 +3,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Set when the caller named the binary: its commit is then not necessarily the checkout's.
+API_BIN_GIVEN="${API_BIN:+1}"
 API_BIN="${API_BIN:-$TARGET_DIR/release/finstage-api}"
 WSLOAD_BIN="${WSLOAD_BIN:-$TARGET_DIR/release/finstage-wsload}"
 
@@ -57,8 +59,14 @@ memory() {
         "/proc/$1/status"
 }
 
-# build_id: the commit measured, and whether the working tree differs from it.
+# build_id: the commit measured, and whether the working tree differs from it; for a binary
+# named by API_BIN, its path and modification time instead (the checkout may be elsewhere).
 build_id() {
+    if [[ -n "$API_BIN_GIVEN" ]]; then
+        printf '%s (built %s; checkout at %s)' "$API_BIN" "$(date -u -r "$API_BIN" +%FT%TZ)" \
+            "$(git -C "$ROOT" rev-parse --short HEAD)"
+        return
+    fi
     local commit dirty=""
     commit="$(git -C "$ROOT" rev-parse --short HEAD)"
     if ! git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null; then
