@@ -103,7 +103,11 @@ impl Services {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let queue = Queue::new(Arc::new(DatabaseBackend::new(store.clone())), clock.clone());
         let bus: Arc<dyn EventBus> = match &config.redis {
-            Some(redis) => Arc::new(RedisBus::new(RedisBusConfig::new(redis.url.clone()))?),
+            // The cache's namespace is the bus's too: one namespace, one deployment.
+            Some(redis) => Arc::new(RedisBus::new(RedisBusConfig {
+                namespace: redis.namespace.clone(),
+                ..RedisBusConfig::new(redis.url.clone())
+            })?),
             None => Arc::new(LocalBus::new(DEFAULT_CAPACITY)?),
         };
         let notifier: Arc<dyn Notifier> = match &config.telegram {

@@ -1,0 +1,311 @@
+//! The flows an operator relies on, across real processes:
+//! - a backfill by the scheduler is served by the API (PostgreSQL and SQLite);
+//! - a quote polled by the scheduler reaches a WebSocket client of another process, through Redis;
+//! - a golden cross in fetched history is stored and alerted to Telegram once, and not again when
+//!   the job runs again after a restart;
+//! - a scheduler killed with SIGKILL mid-backfill: after a restart the task is re-delivered and
+//!   completes, nothing written twice.
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+use finstage_analysis::{RulesConfig, SignalKind, Timeframe, detect};
+use finstage_domain::{Bar, Category, Symbol};
+use finstage_store::{Backend, NewTask, Store, TaskState};
+use finstage_test_support::db::TestDb;
+use finstage_test_support::{MockTelegram, MockYahoo, fixtures};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Process, command, text};
+
+fn sym(s: &str) -> Symbol {
+    Symbol::parse(s).unwrap()
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// The database of a test, as the processes' environment names it.
+fn database(db: &TestDb) -> (&'static str, String) {
+    let url = match db.url().sqlite_path() {
+        Some(path) => format!("sqlite://{}", path.display()),
+        None => db.url().expose_secret().to_owned(),
+    };
+    ("FINSTAGE_DATABASE_URL", url)
+}
+
+async fn backfill_is_served_by_the_api(backend: Backend) {
+    let yahoo = MockYahoo::start().await;
+    let bars = fixtures::synthetic_daily_bars(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(), 400, 11);
+    yahoo.add_symbol("NVDA", bars.clone());
+    let db = TestDb::new(backend, "finstage_e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        database(&db),
+        ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
+        ("FINSTAGE_WATCHLIST", "AAPL".to_owned()),
+        ("FINSTAGE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("FINSTAGE_EMBEDDED_JOBS", "false".to_owned()),
+    ];
+    let output = command("finstage-scheduler", dir.path(), &vars)
+        .args(["backfill", "--symbols", "NVDA", "--years", "5"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+
+    let mut api = Process::start(command("finstage-api", dir.path(), &vars), dir.path().join("api.log"));
+    let port = api.api_port().await;
+    let body = client()
+        .get(format!("http://127.0.0.1:{port}/v1/symbols/NVDA/history?limit=1000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.status().as_u16(), 200);
+    let body: serde_json::Value = serde_json::from_str(&body.text().await.unwrap()).unwrap();
+    let served = body["bars"].as_array().unwrap();
+    assert_eq!(served.len(), bars.len());
+    assert_eq!(
+        served.last().unwrap()["close"].as_f64(),
+        Some(bars.last().unwrap().close())
+    );
+    assert!(api.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_is_served_by_the_api_on_postgres() {
+    backfill_is_served_by_the_api(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_is_served_by_the_api_on_sqlite() {
+    backfill_is_served_by_the_api(Backend::Sqlite).await;
+}
+
+async fn next_text(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> serde_json::Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("a frame within 60 s")
+            .expect("the stream is open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_quote_reaches_a_websocket_client_of_another_process() {
+    let yahoo = MockYahoo::start().await;
+    yahoo.add_symbol("AAPL", fixtures::seed_bars("AAPL"));
+    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let namespace = format!("e2e{}", std::process::id());
+    let vars = vec![
+        database(&db),
+        ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
+        ("FINSTAGE_WATCHLIST", "AAPL".to_owned()),
+        ("FINSTAGE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("FINSTAGE_EMBEDDED_JOBS", "false".to_owned()),
+        (
+            "FINSTAGE_REDIS_URL",
+            std::env::var("FINSTAGE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+        ),
+        ("FINSTAGE_CACHE__REDIS__NAMESPACE", namespace),
+    ];
+    let mut api = Process::start(command("finstage-api", dir.path(), &vars), dir.path().join("api.log"));
+    let port = api.api_port().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/stream"))
+        .await
+        .unwrap();
+    ws.send(Message::text(r#"{"op":"subscribe","channels":["quotes:AAPL"]}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut ws).await["type"], "subscribed");
+    assert_eq!(next_text(&mut ws).await["type"], "snapshot");
+
+    // The scheduler polls (forced: the market may be closed now) in its own process.
+    let output = command("finstage-scheduler", dir.path(), &vars)
+        .args(["once", "quote_poll", "--payload", r#"{"force":true}"#])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let frame = next_text(&mut ws).await;
+    assert_eq!(frame["type"], "quote", "{frame}");
+    assert_eq!(frame["channel"], "quotes:AAPL");
+    let close = fixtures::seed_bars("AAPL").last().unwrap().close();
+    assert_eq!(frame["data"]["price"].as_f64(), Some(close), "{frame}");
+    assert!(api.terminate().success());
+}
+
+/// Daily bars whose last one (dated today) is the first golden cross of SMA 50 over SMA 200: a
+/// long decline, then a rise until the averages cross.
+fn golden_cross_series() -> Vec<Bar> {
+    let today = Utc::now().date_naive();
+    let closes: Vec<f64> = (0..400)
+        .map(|i| {
+            if i < 250 {
+                200.0 - 0.4 * f64::from(i)
+            } else {
+                100.0 + 1.5 * f64::from(i - 250)
+            }
+        })
+        .collect();
+    let make = |closes: &[f64]| -> Vec<Bar> {
+        let n = closes.len();
+        closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let date = today - TimeDelta::days((n - 1 - i) as i64);
+                let open = if i == 0 { c } else { closes[i - 1] };
+                Bar::new(date, open, open.max(c) + 0.5, open.min(c) - 0.5, c, 1_000_000).unwrap()
+            })
+            .collect()
+    };
+    let all = make(&closes);
+    let signals = detect(
+        &RulesConfig::default(),
+        sym("GCX"),
+        Category::Stock,
+        Timeframe::DAILY,
+        &all,
+    )
+    .unwrap();
+    let cross = signals
+        .iter()
+        .find(|s| s.kind == SignalKind::GoldenCross { fast: 50, slow: 200 })
+        .expect("the series crosses");
+    let at = all.iter().position(|b| b.time() == cross.time).unwrap();
+    make(&closes[..=at])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_golden_cross_is_stored_and_alerted_once_across_runs() {
+    let yahoo = MockYahoo::start().await;
+    let bars = golden_cross_series();
+    yahoo.add_symbol("GCX", bars.clone());
+    let telegram = MockTelegram::start("123456:e2e-token").await;
+    let db = TestDb::new(Backend::Sqlite, "finstage_e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        database(&db),
+        ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
+        ("FINSTAGE_WATCHLIST", "GCX".to_owned()),
+        ("FINSTAGE_TELEGRAM_BOT_TOKEN", telegram.token().to_owned()),
+        ("FINSTAGE_TELEGRAM_CHAT_ID", "-100123".to_owned()),
+        ("FINSTAGE_TELEGRAM_API_URL", telegram.api_url()),
+    ];
+    let title = "Golden cross (SMA 50 over SMA 200)";
+    let crosses = || telegram.plain_texts().iter().filter(|t| t.contains(title)).count();
+    for run in 0..2 {
+        // Each run is a new process: the second one is the restart.
+        let output = command("finstage-scheduler", dir.path(), &vars)
+            .args(["once", "daily_update", "--payload", r#"{"symbols":["GCX"]}"#])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "run {run}: {}", text(&output));
+        assert_eq!(crosses(), 1, "run {run}: {:?}", telegram.plain_texts());
+    }
+    let store = db.store().await;
+    let page = store
+        .signals()
+        .list(
+            &finstage_store::SignalFilter {
+                kind: Some("golden_cross".to_owned()),
+                ..finstage_store::SignalFilter::default()
+            },
+            finstage_store::PageRequest {
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "stored once");
+    assert_eq!(page.items[0].triggered_at.date_naive(), Utc::now().date_naive());
+    // Its outcome is pending: no bar after it yet.
+    assert!(
+        store
+            .outcomes()
+            .get(page.items[0].id)
+            .await
+            .unwrap()
+            .is_none_or(|o| !o.completed)
+    );
+    assert_eq!(store.daily_bars().count(&sym("GCX")).await.unwrap(), bars.len() as u64);
+}
+
+async fn task_state(store: &Store, id: i64) -> (TaskState, u32) {
+    let task = store.tasks().get(id).await.unwrap().unwrap();
+    (task.state, task.attempts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_killed_mid_backfill_finishes_after_a_restart() {
+    let yahoo = MockYahoo::start().await;
+    let bars = fixtures::synthetic_daily_bars(NaiveDate::from_ymd_opt(2022, 1, 3).unwrap(), 900, 5);
+    yahoo.add_symbol("NVDA", bars.clone());
+    // Slow enough to be caught mid-request.
+    yahoo.set_latency(Duration::from_secs(3));
+    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        database(&db),
+        ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
+        ("FINSTAGE_WATCHLIST", "AAPL".to_owned()),
+        ("FINSTAGE_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+    ];
+    let id = store
+        .tasks()
+        .enqueue(&NewTask::new("backfill", r#"{"symbol":"NVDA","years":5}"#), Utc::now())
+        .await
+        .unwrap()
+        .id;
+
+    let daemon = || {
+        let mut daemon = command("finstage-scheduler", dir.path(), &vars);
+        daemon.args(["run", "--no-schedules"]);
+        daemon
+    };
+    let mut first = Process::start(daemon(), dir.path().join("first.log"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while task_state(&store, id).await.0 != TaskState::Running {
+        assert!(Instant::now() < deadline, "never claimed:\n{}", first.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill_hard();
+    assert_eq!(
+        store.daily_bars().count(&sym("NVDA")).await.unwrap(),
+        0,
+        "killed before writing"
+    );
+    yahoo.set_latency(Duration::ZERO);
+
+    // The restarted scheduler re-delivers the task once its lease (30 s) expires.
+    let second = Process::start(daemon(), dir.path().join("second.log"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (state, attempts) = loop {
+        let (state, attempts) = task_state(&store, id).await;
+        if matches!(state, TaskState::Succeeded | TaskState::Dead | TaskState::Cancelled) {
+            break (state, attempts);
+        }
+        assert!(Instant::now() < deadline, "not finished:\n{}", second.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(state, TaskState::Succeeded, "{}", second.log());
+    assert_eq!(attempts, 2, "the killed attempt and the one that finished");
+    let stored = store.daily_bars().count(&sym("NVDA")).await.unwrap();
+    let expected = bars
+        .iter()
+        .filter(|b| b.time().to_utc() >= Utc::now() - TimeDelta::days(5 * 365 + 1))
+        .count() as u64;
+    assert_eq!(stored, expected, "every bar once");
+    assert!(second.terminate().success());
+}
