@@ -1,5 +1,5 @@
-//! Starting the binaries: built once per test run (`cargo build` of the two packages, a no-op
-//! when `cargo test --workspace` built them already), each process with a clean environment and
+//! Starting the binaries: built once per test run (`cargo build` of the two binaries, a no-op
+//! when `cargo test --workspace --all-features` built them already), each process with a clean environment and
 //! its output in a log file, waited on by what it logs — never by sleeping a fixed time.
 
 use std::io::Read;
@@ -19,13 +19,16 @@ pub(crate) fn binary(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .current_dir(root())
+            // The whole workspace's features, as `cargo test --workspace --all-features` builds
+            // the binaries: then this build finds them up to date.
             .args([
                 "build",
                 "--locked",
+                "--workspace",
                 "--all-features",
-                "-p",
+                "--bin",
                 "finstage-api",
-                "-p",
+                "--bin",
                 "finstage-scheduler",
             ])
             .status()

@@ -71,6 +71,11 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(health::live)
         .service(health::ready)
         .service(health::metrics)
+        // The hot routes first: actix tries routes in order, each `{parameter}` template a
+        // regex match, so a quote request no longer fails four `/v1/symbols/{symbol}…`
+        // matches before its own (docs/PERFORMANCE.md, the HTTP API).
+        .service(quotes::one)
+        .service(quotes::many)
         .service(symbols::list)
         .service(symbols::add)
         .service(symbols::remove)
@@ -78,8 +83,6 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(history::highs)
         .service(indicators::stored)
         .service(indicators::supplied)
-        .service(quotes::one)
-        .service(quotes::many)
         .service(signals::stats)
         .service(signals::list)
         .service(signals::one)
