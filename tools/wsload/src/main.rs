@@ -1,11 +1,11 @@
 //! `finstage-wsload`: a load generator for the WebSocket stream `/v1/stream`, loopback only.
 //!
 //! ```text
-//! finstage-wsload serve   [--addr 127.0.0.1:9300] [--symbols 500] [--tick-ms 1000] [--workers 2]
+//! finstage-wsload serve   [--addr 127.0.0.1:9300] [--symbols 500] [--tick-ms 1000] [--slices 1] [--workers 2]
 //!                         [--redis redis://127.0.0.1:6379 --namespace NS [--publish false]]
 //!                         [--send-queue 1024] [--duration 600]
 //! finstage-wsload publish --redis redis://127.0.0.1:6379 --namespace NS [--symbols 500] [--tick-ms 1000]
-//!                         [--duration 60]
+//!                         [--slices 1] [--duration 60]
 //! finstage-wsload run     [--url ws://127.0.0.1:9300/v1/stream] [--connections 1000] [--channels 10]
 //!                         [--symbols 500] [--duration 30] [--ramp 200]
 //! finstage-wsload yahoo   [--symbols 50] [--bars 260] [--duration 600] [--url-file PATH]
@@ -14,13 +14,15 @@
 //! - `serve` runs the stream hub of `finstage-api` behind a minimal actix server with only
 //!   `/v1/stream`, on an in-process bus with a ticker publishing `--symbols` quotes every
 //!   `--tick-ms` (or on a Redis bus, fed by `publish` or by the ticker), and prints its RSS every
-//!   5 s.
+//!   5 s. `--slices N` spreads each tick's quotes over the tick in N equal batches (as quotes
+//!   arrive in production) instead of one burst of all of them.
 //! - `publish` ticks the quotes into a Redis bus (the bus's own envelope format).
 //! - `run` opens `--connections` connections (at most `--ramp` handshakes at a time), each
 //!   subscribed to `--channels` quote channels spread over `--symbols` symbols, waits until all
 //!   are subscribed, then for `--duration` seconds measures publish-to-receive latency from each
 //!   event's `published_at`, and prints p50/p90/p99/max, messages per second, sequence gaps and
-//!   errors.
+//!   errors. It reads only the fields it measures from each frame (a borrowing parse), since it
+//!   shares the machine with the server.
 //! - `yahoo` starts the mock Yahoo chart server of `finstage-test-support` (`MockYahoo`) on
 //!   `127.0.0.1` (a free port) serving `--symbols` synthetic symbols `S0000`, `S0001`, … with
 //!   `--bars` daily bars each (a seeded random walk per symbol, ending on the newest weekday), for
@@ -29,6 +31,7 @@
 //!
 //! Durations are in seconds; every count and duration is bounded.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::error::Error;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -42,7 +45,6 @@ use finstage_core::bus::{Envelope, EventBus, InstanceId, LocalBus, QuoteEvent, R
 use finstage_domain::Symbol;
 use finstage_test_support::{MockYahoo, fixtures};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
@@ -141,28 +143,33 @@ fn redis_bus(options: &Options) -> Result<Arc<RedisBus>> {
     Ok(Arc::new(RedisBus::new(config)?))
 }
 
-/// Publishes `symbols` quotes every `tick`, as one batch, until `until`.
-async fn tick(bus: Arc<dyn EventBus>, symbols: Vec<Symbol>, tick: Duration, until: Instant) {
+/// Publishes one quote of each of `symbols` every `tick` until `until`: all at once (`slices`
+/// 1, a burst per tick), or in `slices` equal batches spread evenly over the tick.
+async fn tick(bus: Arc<dyn EventBus>, symbols: Vec<Symbol>, tick: Duration, slices: usize, until: Instant) {
     let origin = InstanceId::generate("wsload");
-    let mut ticks = tokio::time::interval(tick);
+    let slices = slices.clamp(1, symbols.len().max(1));
+    let mut ticks = tokio::time::interval(tick / slices as u32);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut n = 0u64;
     while Instant::now() < until {
         ticks.tick().await;
+        let slice = (n % slices as u64) as usize;
+        let round = n / slices as u64 + 1;
         n += 1;
+        let (from, to) = (symbols.len() * slice / slices, symbols.len() * (slice + 1) / slices);
         let now = Utc::now();
-        let batch = symbols
+        let batch = symbols[from..to]
             .iter()
             .enumerate()
             .map(|(i, symbol)| {
                 let quote = QuoteEvent {
                     symbol: *symbol,
-                    price: 100.0 + ((n + i as u64) % 100) as f64 / 10.0,
+                    price: 100.0 + ((round + (from + i) as u64) % 100) as f64 / 10.0,
                     previous_close: Some(100.0),
                     change_percent: None,
                     day_high: None,
                     day_low: None,
-                    volume: Some(n),
+                    volume: Some(round),
                     time: now,
                 };
                 Envelope::new(quote, origin.clone(), now)
@@ -188,6 +195,7 @@ async fn serve(options: &Options) -> Result<()> {
     let duration = options.duration(600)?;
     let symbols = symbols(options.number("symbols", 500, 1..=10_000)?)?;
     let tick_every = Duration::from_millis(options.number("tick-ms", 1000, 10..=60_000)?);
+    let slices = options.number("slices", 1, 1..=1000)? as usize;
     let workers = options.number("workers", 2, 1..=64)? as usize;
     let stream = StreamOptions {
         send_queue: options.number("send-queue", 1024, 1..=1_000_000)? as usize,
@@ -214,7 +222,7 @@ async fn serve(options: &Options) -> Result<()> {
     let server = tokio::spawn(server);
     let until = Instant::now() + duration;
     if publish {
-        tokio::spawn(tick(bus.clone(), symbols.clone(), tick_every, until));
+        tokio::spawn(tick(bus.clone(), symbols.clone(), tick_every, slices, until));
     }
     println!(
         "serving ws://{addr}/v1/stream on the {} bus ({} symbols every {tick_every:?}{}), for {duration:?}",
@@ -249,13 +257,14 @@ async fn publish(options: &Options) -> Result<()> {
     let duration = options.duration(60)?;
     let symbols = symbols(options.number("symbols", 500, 1..=10_000)?)?;
     let tick_every = Duration::from_millis(options.number("tick-ms", 1000, 10..=60_000)?);
+    let slices = options.number("slices", 1, 1..=1000)? as usize;
     let bus = redis_bus(options)?;
     println!(
         "publishing {} symbols every {tick_every:?} to {} for {duration:?}",
         symbols.len(),
         bus.redis_channel()
     );
-    tick(bus, symbols, tick_every, Instant::now() + duration).await;
+    tick(bus, symbols, tick_every, slices, Instant::now() + duration).await;
     Ok(())
 }
 
@@ -400,6 +409,29 @@ async fn run(options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// The fields of a server frame the loader reads (the others are skipped unparsed).
+#[derive(serde::Deserialize)]
+struct Incoming<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    channel: Option<Cow<'a, str>>,
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default, borrow)]
+    published_at: Option<Cow<'a, str>>,
+    #[serde(default)]
+    conflated: bool,
+}
+
+/// Records `seq` as the channel's latest; returns the previous one.
+fn set_seq(seqs: &mut HashMap<String, u64>, channel: &str, seq: u64) -> Option<u64> {
+    match seqs.get_mut(channel) {
+        Some(last) => Some(std::mem::replace(last, seq)),
+        None => seqs.insert(channel.to_owned(), seq),
+    }
+}
+
 async fn client(
     url: &str,
     channels: Vec<String>,
@@ -432,20 +464,21 @@ async fn client(
             None => return Err("the connection ended".into()),
         };
         let received = Utc::now();
-        let frame: Value = serde_json::from_str(&text)?;
-        let kind = frame["type"].as_str().unwrap_or_default();
-        let channel = frame["channel"].as_str().unwrap_or_default();
-        let seq = frame["seq"].as_u64().unwrap_or(0);
-        match kind {
+        // Only the fields measured, borrowed from the text: the loader shares the machine with
+        // the server, so its own cost per frame is kept small.
+        let frame: Incoming<'_> = serde_json::from_str(&text)?;
+        let channel = frame.channel.as_deref().unwrap_or_default();
+        let seq = frame.seq.unwrap_or(0);
+        match frame.kind.as_ref() {
             "snapshot" => {
-                seqs.insert(channel.to_owned(), seq);
+                set_seq(&mut seqs, channel, seq);
                 snapshots += 1;
                 if snapshots == channels.len() {
                     shared.subscribed.fetch_add(1, Ordering::Relaxed);
                 }
             }
             "quote" | "signal" | "indicator" => {
-                if let Some(last) = seqs.insert(channel.to_owned(), seq)
+                if let Some(last) = set_seq(&mut seqs, channel, seq)
                     && seq != last + 1
                     && shared.measuring.load(Ordering::Relaxed)
                 {
@@ -455,11 +488,12 @@ async fn client(
                     continue;
                 }
                 seen.messages += 1;
-                if frame["conflated"] == true {
+                if frame.conflated {
                     seen.conflated += 1;
                 }
-                let published = frame["published_at"]
-                    .as_str()
+                let published = frame
+                    .published_at
+                    .as_deref()
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .ok_or("an event without published_at")?;
                 let micros = (received - published.with_timezone(&Utc))
