@@ -178,7 +178,9 @@ measure() {
     tail -1 "$OUT/rows.md" >&2
 }
 
-log "finstage-api $(build_id), $(date -u +%FT%TZ)"
+# The binaries' identity when the run starts (the checkout may move during a long run).
+binaries="$(build_id)"
+log "finstage-api $binaries, $(date -u +%FT%TZ)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$OUT/rows.md"
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -191,7 +193,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 
-echo "finstage-api $(build_id); finstage-wsload $WSLOAD_BIN; $(date -u +%F)"
+echo "finstage-api $binaries; finstage-wsload $WSLOAD_BIN; $(date -u +%F)"
 echo "$SYMBOLS symbols, one quote each a second; $CHANNELS channels per client; $DURATION s measured per run"
 echo "load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| round | clients × channels | slices | config | subscribed | p50 ms | p90 ms | p99 ms | max ms | events/s | gaps / conflated / errors | server RSS | CPU % server / publisher / redis / loader | load average |"
