@@ -2,15 +2,16 @@
 //! - a backfill by the scheduler is served by the API (PostgreSQL and SQLite);
 //! - a quote polled by the scheduler reaches a WebSocket client of another process, through Redis;
 //! - a golden cross in fetched history is stored and alerted to Telegram once, and not again when
-//!   the job runs again after a restart;
+//!   the job runs again after a restart; in replayed time (`scheduler.clock_start`), its outcome
+//!   fills in once its horizons have passed;
 //! - a scheduler killed with SIGKILL mid-backfill: after a restart the task is re-delivered and
 //!   completes, nothing written twice.
 
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use finstage_analysis::{RulesConfig, SignalKind, Timeframe, detect};
-use finstage_domain::{Bar, Category, Symbol};
+use finstage_domain::{Bar, BarTime, Category, Symbol};
 use finstage_store::{Backend, NewTask, Store, TaskState};
 use finstage_test_support::db::TestDb;
 use finstage_test_support::{MockTelegram, MockYahoo, fixtures};
@@ -239,6 +240,172 @@ async fn a_golden_cross_is_stored_and_alerted_once_across_runs() {
             .is_none_or(|o| !o.completed)
     );
     assert_eq!(store.daily_bars().count(&sym("GCX")).await.unwrap(), bars.len() as u64);
+}
+
+/// Closes that fall for 250 bars, then rise: SMA 50 crosses over SMA 200 on the way up.
+fn decline_then_rise(count: u32) -> Vec<f64> {
+    (0..count)
+        .map(|i| {
+            if i < 250 {
+                200.0 - 0.4 * f64::from(i)
+            } else {
+                100.0 + 1.5 * f64::from(i - 250)
+            }
+        })
+        .collect()
+}
+
+/// Bars of `closes` on consecutive weekdays, bar `anchor` dated `anchor_day`.
+fn weekday_bars(closes: &[f64], anchor: usize, anchor_day: NaiveDate) -> Vec<Bar> {
+    let is_weekday = |d: &NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+    let mut first = anchor_day;
+    for _ in 0..anchor {
+        first = first.pred_opt().unwrap();
+        while !is_weekday(&first) {
+            first = first.pred_opt().unwrap();
+        }
+    }
+    let days = first.iter_days().filter(is_weekday);
+    closes
+        .iter()
+        .zip(days)
+        .enumerate()
+        .map(|(i, (&c, day))| {
+            let open = if i == 0 { c } else { closes[i - 1] };
+            Bar::new(day, open, open.max(c) + 0.5, open.min(c) - 0.5, c, 1_000_000).unwrap()
+        })
+        .collect()
+}
+
+fn day_of(time: BarTime) -> NaiveDate {
+    match time {
+        BarTime::Date(d) => d,
+        BarTime::Timestamp(t) => t.date_naive(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_replayed_time_a_golden_cross_is_alerted_once_and_its_outcome_fills_in_after_its_horizon() {
+    // Where the cross falls does not depend on the dates: find it on any weekdays.
+    let closes = decline_then_rise(450);
+    let probe = weekday_bars(&closes, 0, NaiveDate::from_ymd_opt(2020, 1, 6).unwrap());
+    let signals = detect(
+        &RulesConfig::default(),
+        sym("GCR"),
+        Category::Stock,
+        Timeframe::DAILY,
+        &probe,
+    )
+    .unwrap();
+    let cross = signals
+        .iter()
+        .find(|s| s.kind == SignalKind::GoldenCross { fast: 50, slow: 200 })
+        .expect("the series crosses");
+    let at = probe.iter().position(|b| b.time() == cross.time).unwrap();
+    // The cross on a Friday ten weeks ago; bars continue after it.
+    let today = Utc::now().date_naive();
+    let friday =
+        today - TimeDelta::days(i64::from((today.weekday().num_days_from_monday() + 3) % 7)) - TimeDelta::weeks(10);
+    assert_eq!(friday.weekday(), Weekday::Fri);
+    let bars = weekday_bars(&closes, at, friday);
+    assert_eq!(day_of(bars[at].time()), friday);
+    assert!(bars.len() > at + 30, "a month of bars after the cross");
+
+    let yahoo = MockYahoo::start().await;
+    yahoo.add_symbol("GCR", bars.clone());
+    let telegram = MockTelegram::start("123456:e2e-replay").await;
+    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = |clock: DateTime<Utc>| {
+        vec![
+            database(&db),
+            ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
+            ("FINSTAGE_WATCHLIST", "GCR".to_owned()),
+            ("FINSTAGE_TELEGRAM_BOT_TOKEN", telegram.token().to_owned()),
+            ("FINSTAGE_TELEGRAM_CHAT_ID", "-100123".to_owned()),
+            ("FINSTAGE_TELEGRAM_API_URL", telegram.api_url()),
+            ("FINSTAGE_SCHEDULER__CLOCK_START", clock.to_rfc3339()),
+        ]
+    };
+    let once = |clock: DateTime<Utc>, job: &str, payload: &str| {
+        let output = command("finstage-scheduler", dir.path(), &vars(clock))
+            .args(["once", job, "--payload", payload])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{job} at {clock}: {}", text(&output));
+    };
+    let title = "Golden cross (SMA 50 over SMA 200)";
+    let crosses = || telegram.plain_texts().iter().filter(|t| t.contains(title)).count();
+    let update = r#"{"symbols":["GCR"]}"#;
+
+    // The evening of the cross, twice (the second process is the restart).
+    let evening = friday.and_hms_opt(22, 0, 0).unwrap().and_utc();
+    for run in 0..2 {
+        once(evening, "daily_update", update);
+        assert_eq!(crosses(), 1, "run {run}: {:?}", telegram.plain_texts());
+    }
+    let store = db.store().await;
+    assert_eq!(
+        store.daily_bars().count(&sym("GCR")).await.unwrap(),
+        at as u64 + 1,
+        "nothing after the replayed clock"
+    );
+    let filter = finstage_store::SignalFilter {
+        symbol: Some(sym("GCR")),
+        kind: Some("golden_cross".to_owned()),
+        ..finstage_store::SignalFilter::default()
+    };
+    let page = |store: Store| {
+        let filter = filter.clone();
+        async move {
+            store
+                .signals()
+                .list(&filter, finstage_store::PageRequest { limit: 10, after: None })
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    let stored = page(store.clone()).await;
+    assert_eq!(stored.len(), 1, "stored once");
+    assert_eq!(stored[0].triggered_at.date_naive(), friday);
+    once(evening, "outcomes", "{}");
+    let pending = store.outcomes().get(stored[0].id).await.unwrap();
+    assert!(
+        pending.is_none_or(|o| !o.completed),
+        "no bar after the cross yet: {pending:?}"
+    );
+
+    // Five weeks later: the update brings the bars since, and the outcome fills in.
+    let later = evening + TimeDelta::weeks(5);
+    once(later, "daily_update", update);
+    once(later, "outcomes", "{}");
+    assert_eq!(
+        crosses(),
+        1,
+        "the cross is not alerted again: {:?}",
+        telegram.plain_texts()
+    );
+    let outcome = store.outcomes().get(stored[0].id).await.unwrap().expect("an outcome");
+    assert!(outcome.completed, "{outcome:?}");
+    let triggered = stored[0].triggered_at;
+    let horizons = [
+        triggered + TimeDelta::hours(1),
+        triggered + TimeDelta::hours(4),
+        triggered + TimeDelta::days(1),
+        triggered + TimeDelta::weeks(1),
+        triggered.checked_add_months(chrono::Months::new(1)).unwrap(),
+    ];
+    for (measured, due) in outcome.horizons.iter().zip(horizons) {
+        let first_after = bars.iter().find(|b| b.time().to_utc() >= due).unwrap();
+        assert_eq!(measured.price, Some(first_after.close()), "at {due}: {outcome:?}");
+        assert_eq!(
+            measured.success,
+            Some(true),
+            "the price rose after the cross: {outcome:?}"
+        );
+    }
+    assert_eq!(page(store.clone()).await.len(), 1, "still stored once");
 }
 
 async fn task_state(store: &Store, id: i64) -> (TaskState, u32) {

@@ -10,7 +10,7 @@ use finstage_cache::{Cache, MemoryCache, RedisCache};
 use finstage_marketdata::{Provider, ReplayProvider, Resilient, YahooProvider};
 use finstage_notify::{LogNotifier, Notifier, TelegramNotifier};
 use finstage_store::Store;
-use finstage_tasks::{Clock, DatabaseBackend, Queue, SystemClock};
+use finstage_tasks::{Clock, DatabaseBackend, Queue, SystemClock, TokioClock};
 
 use crate::bus::{DEFAULT_CAPACITY, EventBus, InstanceId, LocalBus, RedisBus, RedisBusConfig};
 use crate::config::{Config, ProviderKind};
@@ -100,7 +100,13 @@ impl Services {
                 .map_err(|e| start_error("the provider's resilience")(e.to_string()))?
                 .with_cache(cache.clone()),
         );
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clock: Arc<dyn Clock> = match config.scheduler.clock_start {
+            Some(start) => {
+                tracing::warn!(%start, "replayed time: the jobs' clock starts at scheduler.clock_start");
+                Arc::new(TokioClock::starting_at(start))
+            }
+            None => Arc::new(SystemClock),
+        };
         let queue = Queue::new(Arc::new(DatabaseBackend::new(store.clone())), clock.clone());
         let bus: Arc<dyn EventBus> = match &config.redis {
             // The cache's namespace is the bus's too: one namespace, one deployment.

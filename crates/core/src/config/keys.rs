@@ -229,6 +229,11 @@ pub const KEYS: &[KeyDef] = &[
     key("scheduler.retention.logs", "90d", "notification, slow-query and job logs are kept this long"),
     key("scheduler.retention.finished_tasks", "1w", "finished tasks are kept this long"),
     key("scheduler.concurrency", "8", "symbols a job processes at once"),
+    key(
+        "scheduler.clock_start",
+        "unset",
+        "replayed time: the jobs' clock starts at this RFC 3339 instant (unset: the system clock)",
+    ),
     // log
     key("log.filter", "info", "tracing filter (EnvFilter syntax; empty: `info`)"),
     key("log.format", "text", "`text` or `json`"),

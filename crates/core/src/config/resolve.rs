@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveTime};
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use finstage_analysis::{DedupePolicy, RulesConfig};
 use finstage_cache::{MemoryConfig, RedisConfig, RedisUrl, default_shards};
 use finstage_domain::{Category, Symbol};
@@ -194,6 +194,8 @@ pub struct SchedulerConfig {
     pub retention: Retention,
     /// Symbols a job processes at once.
     pub concurrency: usize,
+    /// Replayed time: where the jobs' clock starts (`None`: the system clock).
+    pub clock_start: Option<DateTime<Utc>>,
 }
 
 /// A time of day in a time zone.
@@ -752,6 +754,22 @@ impl Settings {
         if poll < Duration::from_secs(1) {
             return Err(check.err("scheduler.quote_poll_interval", "must be at least 1s"));
         }
+        let clock_start = match &s.clock_start {
+            None => None,
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(text.trim())
+                    .map_err(|_| {
+                        check.err(
+                            "scheduler.clock_start",
+                            format!(
+                                "expected an RFC 3339 time such as 2026-03-06T22:00:00Z, not {}",
+                                quote(text)
+                            ),
+                        )
+                    })?
+                    .to_utc(),
+            ),
+        };
         Ok(SchedulerConfig {
             metrics_addr: check.addr("scheduler.metrics_addr", &s.metrics_addr)?,
             embedded_jobs: s.embedded_jobs,
@@ -764,6 +782,7 @@ impl Settings {
                 finished_tasks: check.positive("scheduler.retention.finished_tasks", s.retention.finished_tasks)?,
             },
             concurrency: check.at_least("scheduler.concurrency", s.concurrency, 1)?,
+            clock_start,
         })
     }
 

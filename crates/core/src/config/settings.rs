@@ -619,6 +619,9 @@ pub struct SchedulerSettings {
     pub retention: RetentionSettings,
     /// Symbols processed at once by a job.
     pub concurrency: usize,
+    /// Replayed time: the jobs' clock starts at this RFC 3339 instant instead of now
+    /// (unset: the system clock).
+    pub clock_start: Option<String>,
 }
 
 impl Default for SchedulerSettings {
@@ -635,6 +638,7 @@ impl Default for SchedulerSettings {
             daily_report: new_york("17:30"),
             retention: RetentionSettings::default(),
             concurrency: 8,
+            clock_start: None,
         }
     }
 }

@@ -59,6 +59,7 @@ fn no_file_and_no_variables_give_the_defaults() {
     );
     assert!(config.scheduler.embedded_jobs);
     assert_eq!(config.scheduler.quote_poll_interval, Duration::from_secs(60));
+    assert_eq!(config.scheduler.clock_start, None, "the system clock unless replaying");
     assert_eq!(config.provider.kind, ProviderKind::Yahoo);
     assert_eq!(config.provider.yahoo.base_url, finstage_marketdata::DEFAULT_BASE_URL);
     assert_eq!(config.provider.resilience.retry.base, Duration::from_millis(200));
@@ -285,6 +286,21 @@ fn the_watchlist_variable_takes_categories_from_the_file_or_infers_them() {
 }
 
 #[test]
+fn a_clock_start_is_read_in_any_offset_and_kept_in_utc() {
+    let config = load(&env(&[(
+        "FINSTAGE_SCHEDULER__CLOCK_START",
+        "2026-03-06T17:00:00-05:00",
+    )]));
+    let expected = chrono::DateTime::parse_from_rfc3339("2026-03-06T22:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(config.scheduler.clock_start, Some(expected));
+    let f = file("[scheduler]\nclock_start = \"2026-03-07T07:00:00+09:00\"\n");
+    let config = load(&ConfigSources::new().with_file(f.path()));
+    assert_eq!(config.scheduler.clock_start, Some(expected));
+}
+
+#[test]
 fn each_bad_variable_names_its_key_and_variable() {
     /// (variables, the key named, the message's beginning)
     type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
@@ -459,6 +475,11 @@ fn each_bad_variable_names_its_key_and_variable() {
             &[("FINSTAGE_NOPE__X", "1")],
             "nope",
             "FINSTAGE_NOPE__X (nope): unknown key",
+        ),
+        (
+            &[("FINSTAGE_SCHEDULER__CLOCK_START", "2026-03-06 22:00")],
+            "scheduler.clock_start",
+            "FINSTAGE_SCHEDULER__CLOCK_START (scheduler.clock_start): expected an RFC 3339 time",
         ),
     ];
     for (vars, key, message) in cases {
@@ -637,6 +658,7 @@ fn sample_value(def: &finstage_core::config::KeyDef) -> &'static str {
         "alerts.dedupe.kinds.<kind>" => "1h",
         "scheduler.daily_update.<market>.at" => "15:45",
         "scheduler.daily_update.<market>.time_zone" => "Asia/Seoul",
+        "scheduler.clock_start" => "2026-03-06T22:00:00Z",
         key if key.starts_with("rules.thresholds.symbols.") => "7",
         _ => def.default,
     }
