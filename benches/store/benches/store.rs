@@ -4,10 +4,13 @@
 //!   table and again over the same rows, against row-by-row inserts with a commit each (the
 //!   Python service's "before"; timed on the first 2,520 rows: at its speed the whole set would
 //!   take minutes);
-//! - a ten-year range query (2,520 bars) of one symbol, p50 and p99 over 2,000 queries.
+//! - a ten-year range query (2,520 bars) of one symbol, p50 and p99 over 2,000 queries;
+//! - one symbol's ten years of signals (4,900, as a first refresh finds) stored with
+//!   `signals().insert_many` into an empty table and again over the same signals, against
+//!   `signals().insert` one at a time (what `record_signals` did before), best of three each.
 //!
-//! `cargo bench -p finstage-store-bench --bench store [-- postgres|mysql|sqlite ...]` prints a
-//! Markdown table. Servers: the machine's PostgreSQL and MariaDB (override with
+//! `cargo bench -p finstage-store-bench --bench store [-- postgres|mysql|sqlite ...] [signals]`
+//! prints a Markdown table per part (`signals`: that part only). Servers: the machine's PostgreSQL and MariaDB (override with
 //! FINSTAGE_BENCH_POSTGRES_URL / FINSTAGE_BENCH_MYSQL_URL, server URLs with any database name);
 //! each backend gets a fresh database, dropped afterwards. SQLite: a file in a temporary
 //! directory.
@@ -17,12 +20,13 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
 use finstage_domain::{Bar, Symbol};
-use finstage_store::{Backend, DatabaseUrl, Store, StoreConfig};
+use finstage_store::{Backend, DatabaseUrl, NewSignal, Store, StoreConfig};
 use rand::{Rng, SeedableRng};
 
 const SYMBOLS: usize = 100;
 const BARS: usize = 2_520;
 const RANGE_QUERIES: usize = 2_000;
+const SIGNALS: usize = 4_900;
 
 struct Row {
     backend: Backend,
@@ -187,33 +191,138 @@ async fn bench(backend: Backend, history: &[(Symbol, Vec<Bar>)]) -> Row {
     }
 }
 
+/// One symbol's ten years of signals: about two a trading day, of a dozen kinds, with a few
+/// indicator values each (as `finstage-analysis` writes them).
+fn signals(seed: u64) -> Vec<NewSignal> {
+    const KINDS: [&str; 12] = [
+        "ma_breakout_20",
+        "ma_breakdown_20",
+        "ma_breakout_50",
+        "ma_breakdown_50",
+        "prev_high_break",
+        "prev_low_break",
+        "rsi_oversold",
+        "rsi_overbought",
+        "macd_cross_up",
+        "macd_cross_down",
+        "bb_upper_break",
+        "bb_lower_break",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let symbol = Symbol::parse("SIG000").expect("a symbol");
+    let start = NaiveDate::from_ymd_opt(2014, 1, 1)
+        .expect("a date")
+        .and_hms_opt(0, 0, 0)
+        .expect("a time")
+        .and_utc();
+    (0..SIGNALS)
+        .map(|i| {
+            let price = 50.0 + rng.random_range(0.0..100.0);
+            NewSignal {
+                symbol,
+                kind: KINDS[i % KINDS.len()].to_owned(),
+                timeframe: "1d".to_owned(),
+                // Two or three a day over 2,520 days, in time order as the pipeline finds them.
+                triggered_at: start + chrono::Duration::days((i * BARS / SIGNALS) as i64),
+                price,
+                values: serde_json::json!({
+                    "close": price,
+                    "sma": price * rng.random_range(0.95..1.05),
+                    "rsi": rng.random_range(0.0..100.0),
+                }),
+            }
+        })
+        .collect()
+}
+
+struct SignalRow {
+    backend: Backend,
+    bulk_new: f64,
+    bulk_again: f64,
+    one_by_one: f64,
+}
+
+async fn bench_signals(backend: Backend, signals: &[NewSignal]) -> SignalRow {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let n = signals.len() as f64;
+    let (mut bulk_new, mut bulk_again, mut one_by_one) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    for run in 0..3 {
+        let (store, cleanup) = fresh(backend, &dir, &format!("signals{run}")).await;
+        let start = Instant::now();
+        let stored = store.signals().insert_many(signals).await.expect("insert_many");
+        bulk_new = bulk_new.min(start.elapsed().as_secs_f64());
+        assert!(stored.iter().all(|(_, inserted)| *inserted));
+        let start = Instant::now();
+        let again = store.signals().insert_many(signals).await.expect("insert_many again");
+        bulk_again = bulk_again.min(start.elapsed().as_secs_f64());
+        assert!(again.iter().all(|(_, inserted)| !*inserted));
+        drop(store);
+        drop_database(cleanup).await;
+
+        let (store, cleanup) = fresh(backend, &dir, &format!("signal_rows{run}")).await;
+        let start = Instant::now();
+        for signal in signals {
+            store.signals().insert(signal).await.expect("insert");
+        }
+        one_by_one = one_by_one.min(start.elapsed().as_secs_f64());
+        drop(store);
+        drop_database(cleanup).await;
+    }
+    SignalRow {
+        backend,
+        bulk_new: n / bulk_new,
+        bulk_again: n / bulk_again,
+        one_by_one: n / one_by_one,
+    }
+}
+
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only_signals = wanted.iter().any(|w| w == "signals");
     let backends: Vec<Backend> = [Backend::Postgres, Backend::Mysql, Backend::Sqlite]
         .into_iter()
-        .filter(|b| wanted.is_empty() || wanted.iter().any(|w| w == b.name()))
+        .filter(|b| wanted.iter().all(|w| w == "signals") || wanted.iter().any(|w| w == b.name()))
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
-    let history = history(20_261_122);
-    println!(
-        "| Backend | bulk upsert, new rows (rows/s) | bulk upsert, same rows again (rows/s) | row by row, commit each (rows/s) | bulk / row by row | 10-year range p50 | p99 |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for backend in backends {
-        let row = runtime.block_on(bench(backend, &history));
+    if !only_signals {
+        let history = history(20_261_122);
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0}× | {:.2} ms | {:.2} ms |",
+            "| Backend | bulk upsert, new rows (rows/s) | bulk upsert, same rows again (rows/s) | row by row, commit each (rows/s) | bulk / row by row | 10-year range p50 | p99 |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for &backend in &backends {
+            let row = runtime.block_on(bench(backend, &history));
+            println!(
+                "| {} | {:.0} | {:.0} | {:.0} | {:.0}× | {:.2} ms | {:.2} ms |",
+                row.backend,
+                row.bulk_insert,
+                row.bulk_update,
+                row.row_by_row,
+                row.bulk_insert.min(row.bulk_update) / row.row_by_row,
+                row.range_p50.as_secs_f64() * 1e3,
+                row.range_p99.as_secs_f64() * 1e3,
+            );
+        }
+        println!();
+    }
+    let signals = signals(20_261_206);
+    println!(
+        "| Backend | signals insert_many, new (signals/s) | insert_many, same signals again (signals/s) | insert one at a time (signals/s) | insert_many / one at a time |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for &backend in &backends {
+        let row = runtime.block_on(bench_signals(backend, &signals));
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0}× |",
             row.backend,
-            row.bulk_insert,
-            row.bulk_update,
-            row.row_by_row,
-            row.bulk_insert.min(row.bulk_update) / row.row_by_row,
-            row.range_p50.as_secs_f64() * 1e3,
-            row.range_p99.as_secs_f64() * 1e3,
+            row.bulk_new,
+            row.bulk_again,
+            row.one_by_one,
+            row.bulk_new / row.one_by_one,
         );
     }
 }

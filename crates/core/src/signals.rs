@@ -33,14 +33,16 @@ pub struct Recorded {
 /// repeat after a crash or on another instance. Returns one [`Recorded`] per signal, in order.
 ///
 /// # Errors
-/// [`CoreError::Store`] from the first signal the store refused; the ones before it are kept.
+/// [`CoreError::Store`] when the store refuses any of the signals; then none of them is stored
+/// by this call (they go in one transaction, through
+/// [`Signals::insert_many`](finstage_store::Signals::insert_many)).
 pub async fn record_signals(store: &Store, signals: &[Signal]) -> Result<Vec<Recorded>, CoreError> {
-    let mut out = Vec::with_capacity(signals.len());
-    for signal in signals {
-        let (id, inserted) = store.signals().insert(&to_new_signal(signal)).await?;
-        out.push(Recorded { id, inserted });
-    }
-    Ok(out)
+    let new: Vec<NewSignal> = signals.iter().map(to_new_signal).collect();
+    let stored = store.signals().insert_many(&new).await?;
+    Ok(stored
+        .into_iter()
+        .map(|(id, inserted)| Recorded { id, inserted })
+        .collect())
 }
 
 /// What one run of [`SignalPipeline::run`] did.

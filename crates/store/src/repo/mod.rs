@@ -151,6 +151,14 @@ impl Exec<'_> {
         }
     }
 
+    /// The store's settings.
+    pub(crate) fn settings(&self) -> &crate::config::StoreConfig {
+        match self {
+            Exec::Store(store) => store.settings(),
+            Exec::Conn(conn) => conn.store().settings(),
+        }
+    }
+
     /// Whether [`Exec::transaction`] opens a transaction of its own (not a savepoint inside the
     /// caller's), which may then be retried as a whole.
     pub(crate) fn owns_transaction(&self) -> bool {
@@ -233,7 +241,7 @@ accessors! {
     highs -> Highs;
     /// The previous session's close, high and low per symbol and day.
     snapshots -> Snapshots;
-    /// Trading signals: idempotent inserts, keyset-paginated lists.
+    /// Trading signals: idempotent inserts (one at a time or in bulk), keyset-paginated lists.
     signals -> Signals;
     /// What became of each signal after 1h, 4h, 1d, 1w and 1m.
     outcomes -> Outcomes;

@@ -1,17 +1,22 @@
-//! The `signals` table: trading signals, inserted once per (symbol, kind, timeframe, time) and
-//! listed newest first with keyset pagination.
+//! The `signals` table: trading signals, inserted once per (symbol, kind, timeframe, time), one
+//! at a time or in bulk, and listed newest first with keyset pagination.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use finstage_domain::Symbol;
 
+use crate::config::Backend;
 use crate::error::{QueryErrorKind, StoreError};
 use crate::repo::{Exec, db_now, db_time, utc};
 use crate::schema::{signal_outcomes, signals};
+use crate::store::Conn;
 
 /// Trading signals.
 pub struct Signals<'a> {
@@ -155,12 +160,12 @@ impl FromStr for SignalCursor {
     }
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = signals)]
-struct NewSignalRow<'a> {
-    symbol: &'a str,
-    kind: &'a str,
-    timeframe: &'a str,
+struct NewSignalRow {
+    symbol: String,
+    kind: String,
+    timeframe: String,
     triggered_at: NaiveDateTime,
     price: f64,
     values_json: String,
@@ -198,6 +203,73 @@ impl SignalRow {
                 .map_err(|e| invalid(format!("values_json of signal {} is not JSON: {e}", self.id)))?,
             created_at: utc(self.created_at),
         })
+    }
+}
+
+impl NewSignalRow {
+    /// `signal` as a row, checked: `Err(InvalidInput)` for a bad kind, timeframe, price or
+    /// values.
+    fn new(signal: &NewSignal, created_at: NaiveDateTime) -> Result<Self, StoreError> {
+        check_kind(&signal.kind)?;
+        check_timeframe(&signal.timeframe)?;
+        if !signal.price.is_finite() {
+            return Err(StoreError::InvalidInput(format!(
+                "a signal's price must be finite, not {}",
+                signal.price
+            )));
+        }
+        let values_json = serde_json::to_string(&signal.values)
+            .map_err(|e| StoreError::InvalidInput(format!("signal values: {e}")))?;
+        if values_json.len() > SIGNAL_VALUES_MAX_BYTES {
+            return Err(StoreError::InvalidInput(format!(
+                "signal values are {} bytes as JSON, more than {SIGNAL_VALUES_MAX_BYTES}",
+                values_json.len()
+            )));
+        }
+        Ok(Self {
+            symbol: signal.symbol.as_str().to_owned(),
+            kind: signal.kind.clone(),
+            timeframe: signal.timeframe.clone(),
+            triggered_at: db_time(signal.triggered_at),
+            price: signal.price,
+            values_json,
+            created_at,
+        })
+    }
+
+    /// The unique key: symbol, kind, timeframe, time.
+    fn key(&self) -> Key<'_> {
+        (&self.symbol, &self.kind, &self.timeframe, self.triggered_at)
+    }
+
+    /// The key's parts in the order [`Signals::insert_many`] writes rows.
+    fn lock_order(&self) -> (&str, NaiveDateTime, &str, &str) {
+        (&self.symbol, self.triggered_at, &self.kind, &self.timeframe)
+    }
+}
+
+/// A signal's unique key (`signals_unique`): symbol, kind, timeframe, time as stored.
+type Key<'a> = (&'a str, &'a str, &'a str, NaiveDateTime);
+
+/// A stored signal's id and key, as [`Signals::insert_many`] reads them back.
+#[derive(Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = signals)]
+struct KeyRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    symbol: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    timeframe: String,
+    #[diesel(sql_type = Timestamp)]
+    triggered_at: NaiveDateTime,
+}
+
+impl KeyRow {
+    fn key(&self) -> Key<'_> {
+        (&self.symbol, &self.kind, &self.timeframe, self.triggered_at)
     }
 }
 
@@ -241,31 +313,7 @@ impl Signals<'_> {
     /// or values longer than 65,535 bytes as JSON; [`StoreError::Query`] from the database.
     pub async fn insert(mut self, signal: &NewSignal) -> Result<(i64, bool), StoreError> {
         const OP: &str = "signals.insert";
-        check_kind(&signal.kind)?;
-        check_timeframe(&signal.timeframe)?;
-        if !signal.price.is_finite() {
-            return Err(StoreError::InvalidInput(format!(
-                "a signal's price must be finite, not {}",
-                signal.price
-            )));
-        }
-        let values_json = serde_json::to_string(&signal.values)
-            .map_err(|e| StoreError::InvalidInput(format!("signal values: {e}")))?;
-        if values_json.len() > SIGNAL_VALUES_MAX_BYTES {
-            return Err(StoreError::InvalidInput(format!(
-                "signal values are {} bytes as JSON, more than {SIGNAL_VALUES_MAX_BYTES}",
-                values_json.len()
-            )));
-        }
-        let row = NewSignalRow {
-            symbol: signal.symbol.as_str(),
-            kind: &signal.kind,
-            timeframe: &signal.timeframe,
-            triggered_at: db_time(signal.triggered_at),
-            price: signal.price,
-            values_json,
-            created_at: db_now(),
-        };
+        let row = NewSignalRow::new(signal, db_now())?;
         // The signal and its (empty) outcome row together: `outcomes().pending()` then finds
         // the signals to follow up through an index on the outcomes alone. A transaction of our
         // own that the server chose as a deadlock victim is tried again.
@@ -282,9 +330,9 @@ impl Signals<'_> {
                 )? == 1;
                 let by_key = signals::table
                     .select(signals::id)
-                    .filter(signals::symbol.eq(row.symbol))
-                    .filter(signals::kind.eq(row.kind))
-                    .filter(signals::timeframe.eq(row.timeframe))
+                    .filter(signals::symbol.eq(&row.symbol))
+                    .filter(signals::kind.eq(&row.kind))
+                    .filter(signals::timeframe.eq(&row.timeframe))
                     .filter(signals::triggered_at.eq(row.triggered_at));
                 // On MySQL a duplicate INSERT IGNORE waited for the other insert to commit, so a
                 // plain read sees its row, unless the caller's transaction took its snapshot
@@ -325,6 +373,87 @@ impl Signals<'_> {
                 other => return other,
             }
         }
+    }
+
+    /// [`insert`](Self::insert) for many signals at once, with the same result for each: the id
+    /// of the stored signal and whether this call inserted it, in the order of `signals`. A
+    /// signal that repeats the key of one before it in `signals` is not inserted again: it gets
+    /// that one's id and `false`. New signals get their empty outcomes as with `insert`.
+    ///
+    /// All in one transaction (a savepoint inside the caller's), in statements of at most
+    /// `bulk_chunk_size` (and at most 500) signals: each chunk is inserted with one statement
+    /// that skips stored keys, then its ids are read back by key. The signals are written in
+    /// the order of symbol, time, kind and timeframe (new ids follow it), whatever their order
+    /// in `signals`. Safe to repeat and to run concurrently; a transaction of its own that the
+    /// server chose as a deadlock victim is tried again as a whole.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert), for any one of `signals`; nothing is written then:
+    /// [`StoreError::InvalidInput`] is found before the database is touched, and a
+    /// [`StoreError::Query`] rolls the whole call back.
+    pub async fn insert_many(mut self, signals: &[NewSignal]) -> Result<Vec<(i64, bool)>, StoreError> {
+        if signals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let created_at = db_now();
+        let mut rows = signals
+            .iter()
+            .map(|signal| NewSignalRow::new(signal, created_at).map(Some))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One row per distinct key, the first of each in `signals`, in the order of (symbol,
+        // time, kind, timeframe): every call takes its locks in that one order, so concurrent
+        // calls wait for each other instead of deadlocking whatever the order they were given,
+        // and ids follow time. `place[i]`: which row signal `i` is, and whether it is that
+        // row's first occurrence.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| rows[i].as_ref().map(NewSignalRow::lock_order);
+            key(a).cmp(&key(b)).then(a.cmp(&b))
+        });
+        let mut distinct: Vec<NewSignalRow> = Vec::with_capacity(rows.len());
+        let mut place = vec![(0, false); rows.len()];
+        for i in order {
+            let Some(row) = rows[i].take() else { continue };
+            if distinct.last().is_some_and(|last| last.key() == row.key()) {
+                place[i] = (distinct.len() - 1, false);
+            } else {
+                place[i] = (distinct.len(), true);
+                distinct.push(row);
+            }
+        }
+        let rows = distinct;
+        let max_rows = self.exec.settings().bulk_chunk_size.min(INSERT_MANY_ROWS_PER_STATEMENT);
+        let chunks = chunks(&rows, max_rows, INSERT_MANY_VALUES_BYTES_PER_STATEMENT);
+        let mut attempt = 0;
+        let stored = loop {
+            let result = self
+                .exec
+                .write_transaction(async |conn| {
+                    let mut stored = Vec::with_capacity(rows.len());
+                    for range in &chunks {
+                        stored.extend(insert_chunk(conn, &rows[range.clone()], created_at).await?);
+                    }
+                    Ok(stored)
+                })
+                .await;
+            match result {
+                Err(e)
+                    if e.query_kind() == Some(QueryErrorKind::Retryable)
+                        && self.exec.owns_transaction()
+                        && attempt < 3 =>
+                {
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        Ok(place
+            .into_iter()
+            .map(|(at, first)| {
+                let (id, inserted) = stored[at];
+                (id, inserted && first)
+            })
+            .collect())
     }
 
     /// The signal `id`, if it exists.
@@ -431,4 +560,203 @@ impl Signals<'_> {
         let next = if more { items.last().map(Signal::cursor) } else { None };
         Ok(SignalPage { items, next })
     }
+}
+
+/// Signals per statement of [`Signals::insert_many`] at most (also capped by
+/// `bulk_chunk_size`): 7 parameters each, and about as many in the read back, far under every
+/// backend's limit (SQLite's 32,766 the lowest).
+const INSERT_MANY_ROWS_PER_STATEMENT: usize = 500;
+
+/// Bytes of values JSON per statement of [`Signals::insert_many`] at most (a single signal may
+/// exceed it alone): 500 signals of the largest values would exceed MySQL's default
+/// `max_allowed_packet` (16 MiB in MariaDB).
+const INSERT_MANY_VALUES_BYTES_PER_STATEMENT: usize = 4 << 20;
+
+/// `rows` cut into consecutive ranges of at most `max_rows` rows and, unless a range holds a
+/// single row, at most `max_bytes` bytes of values JSON.
+fn chunks(rows: &[NewSignalRow], max_rows: usize, max_bytes: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        let len = row.values_json.len();
+        if i > start && (i - start == max_rows || bytes + len > max_bytes) {
+            ranges.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < rows.len() {
+        ranges.push(start..rows.len());
+    }
+    ranges
+}
+
+/// One chunk of [`Signals::insert_many`] (rows with distinct keys), inside its transaction: the
+/// id of each row's stored signal and whether this chunk inserted it, in order.
+///
+/// Which rows the insert wrote: on PostgreSQL the insert returns them (`ON CONFLICT DO NOTHING
+/// RETURNING`, in one statement with their outcomes). MySQL's `INSERT IGNORE` and SQLite's
+/// `INSERT OR IGNORE` cannot say, so the keys are read before and after it: the signals seen
+/// after that were not seen before are this insert's. That holds on SQLite because the
+/// transaction holds the one writer lock (or, in a caller's transaction that began as a reader,
+/// its write fails when another writer came between), and on MySQL because both reads are
+/// consistent reads of the transaction's snapshot (InnoDB's default REPEATABLE READ), which
+/// shows its own rows and nobody's newer ones. A key that another transaction stored after that
+/// snapshot (the insert skipped it) is then found with a locking read, which sees the latest
+/// committed row, as in [`Signals::insert`].
+async fn insert_chunk(
+    conn: &mut Conn,
+    rows: &[NewSignalRow],
+    created_at: NaiveDateTime,
+) -> Result<Vec<(i64, bool)>, StoreError> {
+    const OP: &str = "signals.insert_many";
+    let position: HashMap<Key<'_>, usize> = rows.iter().enumerate().map(|(i, row)| (row.key(), i)).collect();
+    let mut stored: Vec<Option<(i64, bool)>> = vec![None; rows.len()];
+    let returns_inserted = conn.store().backend() == Backend::Postgres;
+    let before: HashSet<i64> = if returns_inserted {
+        HashSet::new()
+    } else {
+        read_keys(conn, rows).await?.into_iter().map(|r| r.id).collect()
+    };
+    // Duplicates of the unique key are skipped (MySQL and SQLite: INSERT [OR] IGNORE; the
+    // values are checked, so IGNORE has nothing else to hide; a row it skipped for another
+    // reason would be missing below, an error).
+    let inserted: Vec<KeyRow> = run_each!(conn, OP,
+        postgres c => postgres_insert(rows, created_at).load(c).await,
+        mysql c => diesel::insert_or_ignore_into(signals::table).values(rows).execute(c).await.map(|_| Vec::new()),
+        // diesel-async cannot send a multi-row insert to SQLite; diesel itself can, on the
+        // connection's thread.
+        sqlite c => {
+            let owned = rows.to_vec();
+            c.spawn_blocking(move |sqlite| {
+                let insert = diesel::insert_or_ignore_into(signals::table).values(&owned);
+                diesel::RunQueryDsl::execute(insert, sqlite)
+            })
+            .await
+            .map(|_| Vec::new())
+        },
+    )?;
+    for row in &inserted {
+        if let Some(&i) = position.get(&row.key()) {
+            stored[i] = Some((row.id, true));
+        }
+    }
+    if inserted.len() < rows.len() {
+        for row in read_keys(conn, rows).await? {
+            let Some(&i) = position.get(&row.key()) else {
+                // Another kind or timeframe at one of the chunk's times.
+                continue;
+            };
+            if returns_inserted {
+                stored[i].get_or_insert((row.id, false));
+            } else if !before.contains(&row.id) {
+                stored[i] = Some((row.id, true));
+            } else {
+                stored[i].get_or_insert((row.id, false));
+            }
+        }
+    }
+    // Stored by a transaction that committed after this one's snapshot (MySQL), if any.
+    for (i, row) in rows.iter().enumerate() {
+        if stored[i].is_some() {
+            continue;
+        }
+        let by_key = signals::table
+            .select(signals::id)
+            .filter(signals::symbol.eq(&row.symbol))
+            .filter(signals::kind.eq(&row.kind))
+            .filter(signals::timeframe.eq(&row.timeframe))
+            .filter(signals::triggered_at.eq(row.triggered_at));
+        let id: i64 = run_each!(conn, OP,
+            postgres c => by_key.first(c).await,
+            mysql c => by_key.for_update().first(c).await,
+            sqlite c => by_key.first(c).await,
+        )?;
+        stored[i] = Some((id, false));
+    }
+    let stored: Vec<(i64, bool)> = stored.into_iter().flatten().collect();
+    // The outcomes of the new signals (PostgreSQL's statement wrote them already: its arm below
+    // is never reached).
+    let outcomes: Vec<_> = stored
+        .iter()
+        .filter(|(_, inserted)| *inserted && !returns_inserted)
+        .map(|&(id, _)| {
+            (
+                signal_outcomes::signal_id.eq(id),
+                signal_outcomes::completed.eq(false),
+                signal_outcomes::updated_at.eq(created_at),
+            )
+        })
+        .collect();
+    if !outcomes.is_empty() {
+        run_each!(conn, OP,
+            postgres c => diesel::insert_into(signal_outcomes::table).values(&outcomes).execute(c).await,
+            mysql c => diesel::insert_into(signal_outcomes::table).values(&outcomes).execute(c).await,
+            sqlite c => {
+                c.spawn_blocking(move |sqlite| {
+                    diesel::RunQueryDsl::execute(diesel::insert_into(signal_outcomes::table).values(&outcomes), sqlite)
+                })
+                .await
+            },
+        )?;
+    }
+    Ok(stored)
+}
+
+/// The PostgreSQL insert of a chunk: the signals arrive as one array per column (seven
+/// parameters whatever the chunk's size: one parse and plan), the new ones get their outcomes
+/// in the same statement, and it returns the new ones.
+fn postgres_insert(
+    rows: &[NewSignalRow],
+    created_at: NaiveDateTime,
+) -> diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    fn column<T>(rows: &[NewSignalRow], f: impl Fn(&NewSignalRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    diesel::sql_query(POSTGRES_INSERT)
+        .into_boxed()
+        .bind::<Array<Text>, _>(column(rows, |r| r.symbol.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.kind.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.timeframe.clone()))
+        .bind::<Array<Timestamp>, _>(column(rows, |r| r.triggered_at))
+        .bind::<Array<Double>, _>(column(rows, |r| r.price))
+        .bind::<Array<Text>, _>(column(rows, |r| r.values_json.clone()))
+        .bind::<Timestamp, _>(created_at)
+}
+
+/// See [`postgres_insert`]. The outcomes' foreign key is checked at the end of the statement,
+/// when the signals are in.
+const POSTGRES_INSERT: &str = "WITH inserted AS (\
+     INSERT INTO signals (symbol, kind, timeframe, triggered_at, price, values_json, created_at) \
+     SELECT symbol, kind, timeframe, triggered_at, price, values_json, $7 \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::float8[], $6::text[]) \
+     AS input (symbol, kind, timeframe, triggered_at, price, values_json) \
+     ON CONFLICT DO NOTHING \
+     RETURNING id, symbol, kind, timeframe, triggered_at), \
+     outcomes AS (INSERT INTO signal_outcomes (signal_id, completed, updated_at) \
+     SELECT id, false, $7 FROM inserted) \
+     SELECT id, symbol, kind, timeframe, triggered_at FROM inserted";
+
+/// The stored signals of `rows`' symbols at `rows`' times (a superset of `rows`' keys: other
+/// kinds and timeframes at those times come too), through `signals_symbol_time`: one
+/// `symbol = ? AND triggered_at IN (…)` per symbol.
+async fn read_keys(conn: &mut Conn, rows: &[NewSignalRow]) -> Result<Vec<KeyRow>, StoreError> {
+    let mut times: Vec<(&str, Vec<NaiveDateTime>)> = Vec::new();
+    for row in rows {
+        match times.iter_mut().find(|(symbol, _)| *symbol == row.symbol) {
+            Some((_, at)) => at.push(row.triggered_at),
+            None => times.push((&row.symbol, vec![row.triggered_at])),
+        }
+    }
+    for (_, at) in &mut times {
+        at.sort_unstable();
+        at.dedup();
+    }
+    run!(conn, "signals.insert_many", c => {
+        let mut query = signals::table.select(KeyRow::as_select()).into_boxed();
+        for (symbol, at) in &times {
+            query = query.or_filter(signals::symbol.eq(*symbol).and(signals::triggered_at.eq_any(at)));
+        }
+        query.load(c).await
+    })
 }

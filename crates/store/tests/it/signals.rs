@@ -1,5 +1,6 @@
-//! Signals: idempotent inserts on (symbol, kind, timeframe, time), validation, deletion, and
-//! newest-first keyset pagination with an opaque cursor.
+//! Signals: idempotent inserts on (symbol, kind, timeframe, time), one at a time and in bulk
+//! (chunked, all or nothing, safe to run concurrently), validation, deletion, and newest-first
+//! keyset pagination with an opaque cursor.
 
 use std::collections::HashSet;
 
@@ -369,6 +370,238 @@ async fn a_corrupt_row_is_an_invalid_row(backend: Backend) {
     assert!(matches!(page, Err(StoreError::InvalidRow { table: "signals", .. })));
 }
 
+/// `n` distinct signals of `symbol`: two kinds a day, over `n / 2` days.
+fn batch(symbol: &str, n: usize) -> Vec<NewSignal> {
+    (0..n)
+        .map(|i| {
+            let kind = if i % 2 == 0 { "ma_breakout" } else { "rsi_oversold" };
+            NewSignal {
+                price: 100.0 + i as f64,
+                ..signal(symbol, kind, "1d", at(0) + chrono::Duration::days((i / 2) as i64))
+            }
+        })
+        .collect()
+}
+
+async fn counts(db: &TestDb) -> (u64, u64) {
+    let mut conn = db.store.conn().await.unwrap();
+    (
+        conn.count_rows("signals").await.unwrap(),
+        conn.count_rows("signal_outcomes").await.unwrap(),
+    )
+}
+
+async fn insert_many_stores_a_fresh_batch_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    assert_eq!(db.store.signals().insert_many(&[]).await.unwrap(), []);
+    assert_eq!(counts(&db).await, (0, 0));
+
+    let new = batch("AAPL", 40);
+    let first = db.store.signals().insert_many(&new).await.unwrap();
+    assert_eq!(first.len(), new.len());
+    assert!(first.iter().all(|(_, inserted)| *inserted), "{first:?}");
+    let ids: HashSet<i64> = first.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), new.len(), "distinct ids");
+    assert_eq!(counts(&db).await, (40, 40), "each with its outcome");
+    // Each id is its own signal, as given.
+    for ((id, _), given) in first.iter().zip(&new) {
+        let stored = db.store.signals().get(*id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                &stored.symbol,
+                &stored.kind,
+                &stored.timeframe,
+                stored.triggered_at,
+                stored.price
+            ),
+            (
+                &given.symbol,
+                &given.kind,
+                &given.timeframe,
+                given.triggered_at,
+                given.price
+            )
+        );
+        assert_eq!(stored.values, given.values);
+    }
+    let pending = db.store.outcomes().pending(100).await.unwrap();
+    assert_eq!(pending.len(), 40);
+
+    // The same batch again, even with other values: the same ids, none inserted.
+    let again: Vec<NewSignal> = new
+        .iter()
+        .map(|s| NewSignal {
+            price: 1.0,
+            ..s.clone()
+        })
+        .collect();
+    let second = db.store.signals().insert_many(&again).await.unwrap();
+    assert_eq!(second, first.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>());
+    assert_eq!(counts(&db).await, (40, 40));
+    assert_eq!(db.store.signals().get(first[0].0).await.unwrap().unwrap().price, 100.0);
+}
+
+async fn insert_many_mixes_stored_and_new_signals(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let all = batch("MSFT", 12);
+    // Some stored one by one, some in an earlier batch.
+    let (one, _) = db.store.signals().insert(&all[3]).await.unwrap();
+    let earlier = db.store.signals().insert_many(&all[6..9]).await.unwrap();
+    // Stored ones first, last, and in between; a signal of another symbol at the same times.
+    let mut mixed: Vec<NewSignal> = all.clone();
+    mixed.push(signal("IBM", "ma_breakout", "1d", all[0].triggered_at));
+    let got = db.store.signals().insert_many(&mixed).await.unwrap();
+    assert_eq!(got.len(), 13);
+    assert_eq!(got[3], (one, false));
+    assert_eq!(
+        &got[6..9],
+        earlier.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>()
+    );
+    for i in [0, 1, 2, 4, 5, 9, 10, 11, 12] {
+        assert!(got[i].1, "signal {i} is new: {got:?}");
+    }
+    let ids: HashSet<i64> = got.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 13);
+    assert_eq!(counts(&db).await, (13, 13));
+    // What insert says afterwards agrees.
+    assert_eq!(db.store.signals().insert(&mixed[12]).await.unwrap(), (got[12].0, false));
+}
+
+async fn insert_many_stores_a_repeated_signal_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = signal("AAPL", "macd_cross", "1d", at(0) + chrono::Duration::nanoseconds(1_500));
+    let b = signal("AAPL", "macd_cross", "1h", at(0));
+    // The same key again, with other values and a time that only differs below the µs: the
+    // first one wins, as two calls of `insert` would have it.
+    let a_again = NewSignal {
+        price: 7.0,
+        triggered_at: at(0) + chrono::Duration::nanoseconds(1_999),
+        ..a.clone()
+    };
+    let got = db
+        .store
+        .signals()
+        .insert_many(&[a.clone(), b.clone(), a_again, a.clone()])
+        .await
+        .unwrap();
+    assert!(got[0].1 && got[1].1, "{got:?}");
+    assert_ne!(got[0].0, got[1].0);
+    assert_eq!(got[2], (got[0].0, false));
+    assert_eq!(got[3], (got[0].0, false));
+    assert_eq!(counts(&db).await, (2, 2));
+    assert_eq!(db.store.signals().get(got[0].0).await.unwrap().unwrap().price, 101.25);
+}
+
+async fn insert_many_spans_chunks(backend: Backend) {
+    // Chunks of the default size (500 signals per statement at most)...
+    let db = TestDb::new(backend).await;
+    let big = batch("SPY", 1_234);
+    let (one, _) = db.store.signals().insert(&big[700]).await.unwrap();
+    let got = db.store.signals().insert_many(&big).await.unwrap();
+    assert_eq!(got.len(), 1_234);
+    assert_eq!(got[700], (one, false));
+    assert_eq!(got.iter().filter(|(_, inserted)| *inserted).count(), 1_233);
+    assert_eq!(got.iter().map(|(id, _)| *id).collect::<HashSet<_>>().len(), 1_234);
+    assert_eq!(counts(&db).await, (1_234, 1_234));
+    let again = db.store.signals().insert_many(&big).await.unwrap();
+    assert_eq!(again, got.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>());
+    drop(db);
+
+    // ...and of three, with a repeat and a stored signal in later chunks than their first.
+    let db = TestDb::with(backend, |config| config.bulk_chunk_size = 3).await;
+    let new = batch("QQQ", 10);
+    let (stored, _) = db.store.signals().insert(&new[7]).await.unwrap();
+    let mut input = new.clone();
+    input.insert(8, new[1].clone());
+    let got = db.store.signals().insert_many(&input).await.unwrap();
+    assert_eq!(got.len(), 11);
+    assert_eq!(got[7], (stored, false));
+    assert_eq!(got[8], (got[1].0, false));
+    assert_eq!(got.iter().filter(|(_, inserted)| *inserted).count(), 9);
+    assert_eq!(got.iter().map(|(id, _)| *id).collect::<HashSet<_>>().len(), 10);
+    assert_eq!(counts(&db).await, (10, 10));
+}
+
+async fn insert_many_writes_nothing_when_a_chunk_fails(backend: Backend) {
+    let db = TestDb::with(backend, |config| config.bulk_chunk_size = 2).await;
+    let new = batch("AAPL", 6);
+    db.store.signals().insert(&new[0]).await.unwrap();
+    // A bad signal is refused before anything is sent.
+    let mut bad = new.clone();
+    bad[5].price = f64::NAN;
+    assert!(matches!(
+        db.store.signals().insert_many(&bad).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(counts(&db).await, (1, 1));
+
+    // The database refuses a signal of the third chunk: the first two go back too.
+    let refuse = match backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON signals WHEN NEW.kind = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poison'); END"
+        }
+        _ => "ALTER TABLE signals ADD CONSTRAINT refuse_poison CHECK (kind <> 'poison')",
+    };
+    db.store.conn().await.unwrap().execute_batch(refuse).await.unwrap();
+    let mut poisoned = new.clone();
+    poisoned[5].kind = "poison".into();
+    let result = db.store.signals().insert_many(&poisoned).await;
+    assert!(matches!(result, Err(StoreError::Query { .. })), "{result:?}");
+    assert_eq!(counts(&db).await, (1, 1));
+
+    // Inside a caller's transaction, it joins it.
+    let result: Result<(), StoreError> = db
+        .store
+        .transaction(async |tx| {
+            let got = tx.signals().insert_many(&new).await?;
+            assert_eq!(got.iter().filter(|(_, inserted)| *inserted).count(), 5);
+            Err(StoreError::InvalidInput("the caller changed its mind".into()))
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::InvalidInput(_))));
+    assert_eq!(counts(&db).await, (1, 1));
+    db.store
+        .transaction(async |tx| tx.signals().insert_many(&new).await.map(drop))
+        .await
+        .unwrap();
+    assert_eq!(counts(&db).await, (6, 6));
+}
+
+async fn concurrent_insert_many_of_overlapping_batches(backend: Backend) {
+    let db = TestDb::with(backend, |config| config.bulk_chunk_size = 7).await;
+    let all = batch("AAPL", 60);
+    // Four callers, each with an overlapping window of the same signals, two of them in
+    // reverse order (the calls lock in one order whatever the input's: no deadlock).
+    let tasks: Vec<_> = (0..4)
+        .map(|k| {
+            let store = db.store.clone();
+            let mut mine: Vec<usize> = (k * 10..k * 10 + 30).collect();
+            if k % 2 == 1 {
+                mine.reverse();
+            }
+            let signals: Vec<NewSignal> = mine.iter().map(|&i| all[i].clone()).collect();
+            tokio::spawn(async move {
+                let got = store.signals().insert_many(&signals).await.unwrap();
+                mine.into_iter().zip(got).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    // What the callers got, per signal of `all`.
+    let mut results = vec![Vec::new(); all.len()];
+    for task in tasks {
+        for (i, result) in task.await.unwrap() {
+            results[i].push(result);
+        }
+    }
+    for (i, got) in results.iter().enumerate() {
+        assert!(!got.is_empty(), "signal {i}");
+        assert_eq!(got.iter().filter(|(_, inserted)| *inserted).count(), 1, "{i}: {got:?}");
+        assert!(got.iter().all(|(id, _)| *id == got[0].0), "{i}: {got:?}");
+    }
+    assert_eq!(counts(&db).await, (60, 60));
+}
+
 backend_tests!(
     inserts_are_idempotent,
     concurrent_inserts_of_one_signal_store_one,
@@ -377,4 +610,10 @@ backend_tests!(
     pages_follow_each_other_newest_first,
     malformed_cursors_and_limits_are_refused,
     a_corrupt_row_is_an_invalid_row,
+    insert_many_stores_a_fresh_batch_once,
+    insert_many_mixes_stored_and_new_signals,
+    insert_many_stores_a_repeated_signal_once,
+    insert_many_spans_chunks,
+    insert_many_writes_nothing_when_a_chunk_fails,
+    concurrent_insert_many_of_overlapping_batches,
 );
