@@ -156,6 +156,16 @@ pub struct HistoryRequest {
     pub span: Span,
     /// Ask for dividends and splits too.
     pub events: bool,
+    /// Whether a caching layer may answer from its cache and keep the answer (default `true`).
+    /// A caller that stores the bars itself turns it off ([`HistoryRequest::uncached`]): the
+    /// scheduler's window ends at its clock's now, so no one would ask for that answer again,
+    /// and ten years of every watched symbol would only fill the cache.
+    #[serde(default = "yes")]
+    pub use_cache: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl HistoryRequest {
@@ -166,6 +176,7 @@ impl HistoryRequest {
             interval,
             span: Span::Range(range),
             events: true,
+            use_cache: true,
         }
     }
 
@@ -189,7 +200,17 @@ impl HistoryRequest {
             interval,
             span: Span::Between { from, to },
             events: true,
+            use_cache: true,
         })
+    }
+
+    /// The same request, answered by the upstream every time and kept in no cache.
+    #[must_use]
+    pub fn uncached(self) -> Self {
+        Self {
+            use_cache: false,
+            ..self
+        }
     }
 
     /// A stable text key for caches and request coalescing.

@@ -201,7 +201,8 @@ impl JobContext {
                 }
             }
         };
-        let request = HistoryRequest::between(symbol, Interval::D1, from, to)?;
+        // The store keeps the bars: a window ending at this run's now is never asked for again.
+        let request = HistoryRequest::between(symbol, Interval::D1, from, to)?.uncached();
         let history = self.services.provider.history(request).await?;
         let mut counts = Counts::new();
         let previous_last = span.map(|(_, last)| last);

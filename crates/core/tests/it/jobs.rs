@@ -10,7 +10,7 @@ use finstage_core::bus::{BusMessage, Event, EventBus, InstanceId, LocalBus};
 use finstage_core::jobs::{BackfillPayload, DailyUpdatePayload, JobContext, QuotePollPayload, schedules};
 use finstage_core::{Config, ConfigSources, CoreError, Services};
 use finstage_domain::{Bar, BarTime, Symbol};
-use finstage_marketdata::{YahooConfig, YahooProvider};
+use finstage_marketdata::{Provider, ResilienceConfig, Resilient, YahooConfig, YahooProvider};
 use finstage_notify::RecordingNotifier;
 use finstage_store::{Backend, Store};
 use finstage_tasks::{DatabaseBackend, Queue, TokioClock};
@@ -45,6 +45,16 @@ struct Harness {
 }
 
 async fn harness(backend: Backend, watchlist: &str, now: DateTime<Utc>) -> Harness {
+    harness_with(backend, watchlist, now, |yahoo| yahoo).await
+}
+
+/// [`harness`] with the mock's provider wrapped by `wrap`.
+async fn harness_with(
+    backend: Backend,
+    watchlist: &str,
+    now: DateTime<Utc>,
+    wrap: impl FnOnce(Arc<dyn Provider>) -> Arc<dyn Provider>,
+) -> Harness {
     let db = TestDb::new(backend, "finstage_core");
     let store = db.store().await;
     let yahoo = MockYahoo::start().await;
@@ -61,7 +71,7 @@ async fn harness(backend: Backend, watchlist: &str, now: DateTime<Utc>) -> Harne
     let services = Services {
         store: store.clone(),
         cache: Arc::new(MemoryCache::new("test", finstage_cache::MemoryConfig::default()).unwrap()),
-        provider: Arc::new(provider),
+        provider: wrap(Arc::new(provider)),
         queue: Queue::new(Arc::new(DatabaseBackend::new(store.clone())), clock.clone()),
         bus: bus.clone(),
         notifier: Arc::new(RecordingNotifier::new()),
@@ -158,6 +168,26 @@ async fn a_new_symbol_gets_its_history_and_a_gappy_one_is_refilled(backend: Back
     let report = h.ctx.daily_update(update(&["IBM"]), None).await.unwrap();
     assert_eq!(report.count("gap_fills"), 1, "{report:?}");
     assert_eq!(h.store.daily_bars().count(&sym("IBM")).await.unwrap(), ibm.len() as u64);
+}
+
+async fn the_updates_keep_no_history_in_the_provider_cache(backend: Backend) {
+    let cache = Arc::new(MemoryCache::new("market", finstage_cache::MemoryConfig::default()).unwrap());
+    let shared = cache.clone();
+    let h = harness_with(backend, "MSFT", monday_noon(), move |yahoo| {
+        let config = ResilienceConfig {
+            rate_limit: None,
+            ..ResilienceConfig::default()
+        };
+        Arc::new(Resilient::new(yahoo, config).unwrap().with_cache(shared))
+    })
+    .await;
+    let report = h.ctx.daily_update(update(&["MSFT"]), None).await.unwrap();
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    assert!(h.store.daily_bars().count(&sym("MSFT")).await.unwrap() > 2_000);
+    // The store keeps the ten years; the cache, shared with the API's requests, keeps none.
+    let stats = finstage_cache::Cache::stats(&*cache);
+    assert_eq!(stats.entries, Some(0), "{stats:?}");
+    assert_eq!(h.yahoo.total_requests(), 1);
 }
 
 async fn one_failing_symbol_never_fails_the_others(backend: Backend) {
@@ -275,6 +305,7 @@ async fn retention_prunes_what_is_old_enough(backend: Backend) {
 backend_tests!(
     a_daily_update_fetches_only_the_missing_days,
     a_new_symbol_gets_its_history_and_a_gappy_one_is_refilled,
+    the_updates_keep_no_history_in_the_provider_cache,
     one_failing_symbol_never_fails_the_others,
     quotes_are_polled_while_markets_trade_and_published,
     retention_prunes_what_is_old_enough,

@@ -238,14 +238,15 @@ impl Provider for Resilient {
     }
 
     fn history(&self, request: HistoryRequest) -> BoxFuture<'_, Result<History, MarketDataError>> {
-        Box::pin(self.cached(
-            format!("history:{}", request.key()),
-            self.config.ttl.history,
-            move || {
-                self.histories
-                    .run(request, move || self.call(move || self.inner.history(request)))
-            },
-        ))
+        let ttl = if request.use_cache {
+            self.config.ttl.history
+        } else {
+            Duration::ZERO
+        };
+        Box::pin(self.cached(format!("history:{}", request.key()), ttl, move || {
+            self.histories
+                .run(request, move || self.call(move || self.inner.history(request)))
+        }))
     }
 
     fn metadata(&self, symbol: Symbol) -> BoxFuture<'_, Result<SymbolMeta, MarketDataError>> {

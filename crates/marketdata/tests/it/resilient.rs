@@ -266,6 +266,25 @@ async fn answers_are_cached_for_their_ttl() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_uncached_history_request_neither_reads_nor_fills_the_cache() {
+    let fake = Arc::new(Fake::new());
+    let cache = Arc::new(MemoryCache::new("marketdata", MemoryConfig::default()).unwrap());
+    let provider = resilient(&fake, config()).with_cache(cache.clone());
+    let request = HistoryRequest::range(aapl(), finstage_domain::Interval::D1, Range::Y10);
+    for _ in 0..2 {
+        provider.history(request.uncached()).await.unwrap();
+    }
+    assert_eq!(fake.calls(), 2, "each uncached request goes upstream");
+    assert_eq!(cache.stats().entries, Some(0), "and nothing is kept");
+    // The cached form of the same request is answered from the cache once filled.
+    provider.history(request).await.unwrap();
+    provider.history(request).await.unwrap();
+    provider.history(request.uncached()).await.unwrap();
+    assert_eq!(fake.calls(), 4, "one fill, one hit, one uncached call");
+    assert_eq!(cache.stats().hits, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn errors_are_not_cached() {
     let fake = Arc::new(Fake::new().then_fail([MarketDataError::NotFound {
         provider: "fake",
