@@ -10,11 +10,22 @@ use finstage_api::Application;
 use std::time::Duration;
 
 use finstage_api::bootstrap::start;
+use finstage_core::allocator;
 use finstage_core::config::{Config, ConfigSources};
 use finstage_monitoring::{Metrics, MetricsConfig, init_logging};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    allocator::limit_arenas();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("finstage-api: the runtime did not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let sources = ConfigSources::from_process_env();
     let config = match Config::load(&sources) {
         Ok(config) => config,
@@ -41,6 +52,9 @@ async fn run(config: &Config, sources: &ConfigSources) -> Result<(), Box<dyn std
     let metrics = Metrics::install(&MetricsConfig::default())?;
     let process = start(config, metrics).await?;
     let app = Application::build(process.state, process.options).await?;
+    // Start-up (the bundled history's import above all) freed more than the server keeps, and
+    // the jobs free a ten-year history per symbol in bursts: give it back to the system.
+    allocator::trim_periodically();
     tracing::info!(port = app.port(), "finstage-api listening");
     let served = app.run_until_stopped().await;
     if let Some(jobs) = process.jobs {

@@ -5,11 +5,22 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use finstage_core::allocator;
 use finstage_core::config::{Config, ConfigSources};
 use finstage_scheduler::{Cli, run};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    allocator::limit_arenas();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(start()),
+        Err(e) => {
+            eprintln!("finstage-scheduler: the runtime did not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     let sources = ConfigSources::from_process_env();
     let config = match Config::load(&sources) {
@@ -19,6 +30,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    allocator::trim_periodically();
     match run(cli, &config, &sources).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -6,6 +6,7 @@
 //! - [`outcomes`]: what became of each stored signal ([`OutcomeTracker`]), from the stored bars
 //!   at or after each horizon, and the statistics per kind ([`kind_stats`]).
 
+pub mod allocator;
 pub mod backtests;
 pub mod bus;
 pub mod config;
