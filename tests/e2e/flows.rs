@@ -1,5 +1,5 @@
-//! The flows an operator relies on, across real processes:
-//! - a backfill by the scheduler is served by the API (PostgreSQL and SQLite);
+//! The flows an operator relies on, across real processes, each on PostgreSQL and on SQLite:
+//! - a backfill by the scheduler is served by the API;
 //! - a quote polled by the scheduler reaches a WebSocket client of another process, through Redis;
 //! - a golden cross in fetched history is stored and alerted to Telegram once, and not again when
 //!   the job runs again after a restart; in replayed time (`scheduler.clock_start`), its outcome
@@ -75,16 +75,6 @@ async fn backfill_is_served_by_the_api(backend: Backend) {
     assert!(api.terminate().success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backfill_is_served_by_the_api_on_postgres() {
-    backfill_is_served_by_the_api(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backfill_is_served_by_the_api_on_sqlite() {
-    backfill_is_served_by_the_api(Backend::Sqlite).await;
-}
-
 async fn next_text(
     ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
 ) -> serde_json::Value {
@@ -100,13 +90,13 @@ async fn next_text(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_polled_quote_reaches_a_websocket_client_of_another_process() {
+async fn a_polled_quote_reaches_a_websocket_client_of_another_process(backend: Backend) {
     let yahoo = MockYahoo::start().await;
     yahoo.add_symbol("AAPL", fixtures::seed_bars("AAPL"));
-    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let db = TestDb::new(backend, "finstage_e2e");
     let dir = tempfile::tempdir().unwrap();
-    let namespace = format!("e2e{}", std::process::id());
+    // Its own namespace: the same flow on the other backend runs at the same time.
+    let namespace = format!("e2e{}{}", std::process::id(), backend.name());
     let vars = vec![
         database(&db),
         ("FINSTAGE_YAHOO_BASE_URL", yahoo.base_url()),
@@ -186,13 +176,12 @@ fn golden_cross_series() -> Vec<Bar> {
     make(&closes[..=at])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_golden_cross_is_stored_and_alerted_once_across_runs() {
+async fn a_golden_cross_is_stored_and_alerted_once_across_runs(backend: Backend) {
     let yahoo = MockYahoo::start().await;
     let bars = golden_cross_series();
     yahoo.add_symbol("GCX", bars.clone());
     let telegram = MockTelegram::start("123456:e2e-token").await;
-    let db = TestDb::new(Backend::Sqlite, "finstage_e2e");
+    let db = TestDb::new(backend, "finstage_e2e");
     let dir = tempfile::tempdir().unwrap();
     let vars = vec![
         database(&db),
@@ -284,8 +273,7 @@ fn day_of(time: BarTime) -> NaiveDate {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_replayed_time_a_golden_cross_is_alerted_once_and_its_outcome_fills_in_after_its_horizon() {
+async fn in_replayed_time_a_golden_cross_is_alerted_once_and_its_outcome_fills_in_after_its_horizon(backend: Backend) {
     // Where the cross falls does not depend on the dates: find it on any weekdays.
     let closes = decline_then_rise(450);
     let probe = weekday_bars(&closes, 0, NaiveDate::from_ymd_opt(2020, 1, 6).unwrap());
@@ -314,7 +302,7 @@ async fn in_replayed_time_a_golden_cross_is_alerted_once_and_its_outcome_fills_i
     let yahoo = MockYahoo::start().await;
     yahoo.add_symbol("GCR", bars.clone());
     let telegram = MockTelegram::start("123456:e2e-replay").await;
-    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let db = TestDb::new(backend, "finstage_e2e");
     let dir = tempfile::tempdir().unwrap();
     let vars = |clock: DateTime<Utc>| {
         vec![
@@ -413,14 +401,13 @@ async fn task_state(store: &Store, id: i64) -> (TaskState, u32) {
     (task.state, task.attempts)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scheduler_killed_mid_backfill_finishes_after_a_restart() {
+async fn a_scheduler_killed_mid_backfill_finishes_after_a_restart(backend: Backend) {
     let yahoo = MockYahoo::start().await;
     let bars = fixtures::synthetic_daily_bars(NaiveDate::from_ymd_opt(2022, 1, 3).unwrap(), 900, 5);
     yahoo.add_symbol("NVDA", bars.clone());
     // Slow enough to be caught mid-request.
     yahoo.set_latency(Duration::from_secs(3));
-    let db = TestDb::new(Backend::Postgres, "finstage_e2e");
+    let db = TestDb::new(backend, "finstage_e2e");
     let store = db.store().await;
     let dir = tempfile::tempdir().unwrap();
     let vars = vec![
@@ -476,3 +463,33 @@ async fn a_scheduler_killed_mid_backfill_finishes_after_a_restart() {
     assert_eq!(stored, expected, "every bar once");
     assert!(second.terminate().success());
 }
+
+/// Each flow as a test on PostgreSQL and on SQLite.
+macro_rules! on_both_backends {
+    ($($flow:ident),* $(,)?) => {
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $flow() {
+                    super::$flow(finstage_store::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $flow() {
+                    super::$flow(finstage_store::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    backfill_is_served_by_the_api,
+    a_polled_quote_reaches_a_websocket_client_of_another_process,
+    a_golden_cross_is_stored_and_alerted_once_across_runs,
+    in_replayed_time_a_golden_cross_is_alerted_once_and_its_outcome_fills_in_after_its_horizon,
+    a_scheduler_killed_mid_backfill_finishes_after_a_restart,
+);
