@@ -8,7 +8,8 @@
 #   second  the same command again: everything is current, the steady-state refresh (skips).
 # The upstream rate limit (default 2 requests/s, politeness towards Yahoo) is lifted
 # (FINSTAGE_PROVIDER__RATE_LIMIT__PER_SECOND=1000, BURST=100) to show the pipeline's own cost;
-# DEFAULT_LIMIT=1 adds one first refresh at the default limit (about SYMBOLS/2 seconds).
+# DEFAULT_LIMIT=1 adds a daily refresh at the default limit (about SYMBOLS/2 seconds) on the first
+# backend; DEFAULT_LIMIT=first also a first refresh at the default limit on a fresh database.
 # Measured with /usr/bin/time -v (wall, CPU, peak RSS); the job's JSON report is kept and
 # summed up; the database's bars are counted after the first refresh. Every scheduler run has
 # its own mock, which counts the requests it served.
@@ -19,7 +20,7 @@
 # Usage: tools/bench/refresh.sh
 # Environment: SYMBOLS (500), BARS (2520), BACKENDS ("sqlite postgres"), CONCURRENCY ("8 32"),
 #   ROUNDS (2), PG_URL (postgres://postgres@127.0.0.1:5432: a database is created and dropped
-#   per run), DEFAULT_LIMIT (0), NO_BUILD=1 (use the binaries already built), SCHEDULER_BIN,
+#   per run), DEFAULT_LIMIT (0, 1 or first), NO_BUILD=1 (use the binaries already built), SCHEDULER_BIN,
 #   WSLOAD_BIN (other binaries), OUT (a directory for the raw outputs; a temporary one by
 #   default).
 set -euo pipefail
@@ -183,12 +184,20 @@ refresh() {
     sql "$backend" "$url" "$dir" "$REMOVE_NEWEST_DAY" > /dev/null
     pass "$round" "$backend" "$concurrency" lifted daily "$url" "$dir"
     pass "$round" "$backend" "$concurrency" lifted current "$url" "$dir"
-    if [[ "$DEFAULT_LIMIT" == 1 && "$backend" == "${BACKENDS%% *}" && "$round" == 1 ]]; then
+    if [[ "$DEFAULT_LIMIT" != 0 && "$backend" == "${BACKENDS%% *}" && "$round" == 1 ]]; then
         sql "$backend" "$url" "$dir" "$REMOVE_NEWEST_DAY" > /dev/null
         pass "$round" "$backend" "$concurrency" default daily "$url" "$dir"
     fi
     if [[ -n "$db" ]]; then psql_admin -c "DROP DATABASE $db"; fi
     rm -rf "$dir"
+    if [[ "$DEFAULT_LIMIT" == first && "$backend" == "${BACKENDS%% *}" && "$round" == 1 ]]; then
+        # Again from nothing, at the provider's default pace.
+        mkdir -p "$dir"
+        if [[ -n "$db" ]]; then psql_admin -c "CREATE DATABASE $db"; fi
+        pass "$round" "$backend" "$concurrency" default first "$url" "$dir"
+        if [[ -n "$db" ]]; then psql_admin -c "DROP DATABASE $db"; fi
+        rm -rf "$dir"
+    fi
 }
 
 log "finstage-scheduler $SCHEDULER_BIN (checkout $(git -C "$ROOT" rev-parse --short HEAD)), $(date -u +%FT%TZ)"
