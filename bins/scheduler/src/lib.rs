@@ -16,10 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use finstage_core::jobs::{BackfillPayload, JobContext, Jobs, JobsOptions, KINDS, MAX_BACKFILL_YEARS};
-use finstage_core::{Config, ConfigSources, CoreError, Services};
-use finstage_domain::Symbol;
+use finstage_core::{Config, ConfigSources, CoreError, Services, analyze_stored_history};
+use finstage_domain::{Category, Symbol};
 use finstage_monitoring::health::FnCheck;
 use finstage_monitoring::{
     CheckOptions, CheckResult, HealthRegistry, Metrics, MetricsConfig, init_logging, serve_metrics,
@@ -68,7 +69,9 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         years: u32,
     },
-    /// Import daily bars from CSV files (`Date,Open,High,Low,Close,Volume[,Adj Close]`).
+    /// Import daily bars from CSV files (`Date,Open,High,Low,Close,Volume[,Adj Close]`), then
+    /// compute each symbol's all-time high, snapshot and signals over its stored bars (none
+    /// alerted).
     Import {
         /// The files; the symbol is each file's name without its extension (`AAPL.csv`).
         #[arg(required = true)]
@@ -291,12 +294,38 @@ async fn import(config: &Config, files: &[PathBuf], symbol: Option<&str>) -> Res
     let store = Store::open(config.store.clone()).await?;
     let mut failed = Vec::new();
     for file in files {
-        match store.import_csv(file, symbol.as_ref()).await {
-            Ok(summary) => tracing::info!(file = %file.display(), bars = summary.bars, "imported"),
+        let summary = match store.import_csv(file, symbol.as_ref()).await {
+            Ok(summary) => summary,
             Err(error) => {
                 tracing::error!(file = %file.display(), %error, "not imported (nothing of it kept)");
                 eprintln!("{error}");
                 failed.push(file.display().to_string());
+                continue;
+            }
+        };
+        // The jobs analyse only the bars they fetch: the imported ones get their all-time
+        // high, snapshot and signals here.
+        let category = config
+            .watchlist
+            .iter()
+            .find(|w| w.symbol == summary.symbol)
+            .map_or_else(|| Category::infer(&summary.symbol), |w| w.category);
+        match analyze_stored_history(&store, &config.rules, summary.symbol, category, Utc::now()).await {
+            Ok(analysis) => tracing::info!(
+                file = %file.display(),
+                symbol = %summary.symbol,
+                bars = summary.bars,
+                signals = analysis.signals,
+                new_high = analysis.new_high,
+                "imported"
+            ),
+            Err(error) => {
+                tracing::error!(file = %file.display(), %error, "imported, but its signals were not computed");
+                eprintln!(
+                    "{}: imported, but its signals were not computed: {error}",
+                    file.display()
+                );
+                failed.push(format!("{} (signals)", file.display()));
             }
         }
     }

@@ -25,4 +25,6 @@ pub use error::CoreError;
 pub use jobs::{JobContext, JobReport, Jobs, JobsOptions};
 pub use outcomes::{OutcomeTracker, TrackSummary, kind_stats};
 pub use services::Services;
-pub use signals::{PipelineSummary, Recorded, SignalPipeline, record_signals, to_new_signal};
+pub use signals::{
+    PipelineSummary, Recorded, SignalPipeline, StoredAnalysis, analyze_stored_history, record_signals, to_new_signal,
+};

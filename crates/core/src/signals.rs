@@ -175,6 +175,65 @@ impl SignalPipeline {
     }
 }
 
+/// What [`analyze_stored_history`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredAnalysis {
+    /// Daily bars of the symbol the rules ran over.
+    pub bars: usize,
+    /// Signals stored now (those stored before are not counted).
+    pub signals: usize,
+    /// Whether the all-time high record rose.
+    pub new_high: bool,
+}
+
+/// Analyses a symbol's stored daily bars as a job analyses the bars it fetches, for bars
+/// written outside the jobs (a CSV import), which the jobs would otherwise never look at: the
+/// all-time high over every bar, the previous-session snapshot from the newest, and the signal
+/// rules over all of them. Signals are stored once each (a second run stores none) and never
+/// alerted: they are history.
+///
+/// # Errors
+/// [`CoreError::Analysis`] when `rules` do not validate; [`CoreError::Store`] from the store.
+pub async fn analyze_stored_history(
+    store: &Store,
+    rules: &RulesConfig,
+    symbol: Symbol,
+    category: Category,
+    now: DateTime<Utc>,
+) -> Result<StoredAnalysis, CoreError> {
+    let mut analysis = StoredAnalysis::default();
+    let Some((first, last)) = store.daily_bars().span(&symbol).await? else {
+        return Ok(analysis);
+    };
+    let bars = store.daily_bars().range(&symbol, first, last).await?;
+    if let Some(top) = bars.iter().max_by(|a, b| a.high().total_cmp(&b.high())) {
+        analysis.new_high = store
+            .highs()
+            .record(&symbol, bar_date(top.time()), top.high())
+            .await?
+            .is_some();
+    }
+    if let Some(newest) = bars.last() {
+        store
+            .snapshots()
+            .upsert(
+                &symbol,
+                bar_date(newest.time()),
+                newest.close(),
+                newest.high(),
+                newest.low(),
+            )
+            .await?;
+    }
+    drop(bars);
+    let summary = SignalPipeline::new(store.clone(), rules.clone(), None)?
+        .run(symbol, category, None, now)
+        .await?;
+    analysis.bars = summary.bars;
+    analysis.signals = summary.stored;
+    Ok(analysis)
+}
+
 fn bar_date(time: BarTime) -> NaiveDate {
     match time {
         BarTime::Date(d) => d,

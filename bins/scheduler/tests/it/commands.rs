@@ -78,6 +78,45 @@ async fn migrate_then_import_keeps_good_files_and_nothing_of_bad_ones() {
         0,
         "nothing of the bad file"
     );
+    // The imported history is analysed as a fetched one would be: its high, its newest
+    // session, its signals (stored once: importing the file again adds none).
+    let best = ibm.iter().map(finstage_domain::Bar::high).fold(f64::MIN, f64::max);
+    let high = store.highs().get(&sym("IBM")).await.unwrap().expect("an all-time high");
+    assert!((high.high - best).abs() < 1e-9, "{} vs {best}", high.high);
+    let snapshot = store
+        .snapshots()
+        .latest(&sym("IBM"))
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert_eq!(snapshot.previous_close, ibm.last().unwrap().close());
+    let signals = || async {
+        store
+            .signals()
+            .list(
+                &finstage_store::SignalFilter {
+                    symbol: Some(sym("IBM")),
+                    ..finstage_store::SignalFilter::default()
+                },
+                finstage_store::PageRequest {
+                    limit: 1_000,
+                    after: None,
+                },
+            )
+            .await
+            .unwrap()
+            .items
+    };
+    let first = signals().await;
+    assert!(first.len() > 100, "ten years of IBM fire signals: {}", first.len());
+    let output = scheduler(&db).arg("import").arg(&good).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let again = signals().await;
+    assert_eq!(
+        again.iter().map(|s| s.id).collect::<Vec<_>>(),
+        first.iter().map(|s| s.id).collect::<Vec<_>>(),
+        "a second import stores no signal twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use finstage_analysis::{DedupePolicy, RulesConfig, Timeframe, detect};
-use finstage_core::{SignalPipeline, record_signals};
+use finstage_core::{SignalPipeline, analyze_stored_history, record_signals};
 use finstage_domain::{Bar, BarTime, Category, Symbol};
 use finstage_notify::{Alerter, RecordingNotifier};
 use finstage_store::{Backend, PageRequest, SignalFilter};
@@ -127,7 +127,38 @@ async fn new_bars_only_find_what_the_whole_history_finds(backend: Backend) {
     assert_eq!(stored_count(&store).await, all.len());
 }
 
+async fn stored_history_is_analysed_once(backend: Backend) {
+    let db = TestDb::new(backend, "finstage_core");
+    let store = db.store().await;
+    let bars = fixtures::seed_bars("AAPL");
+    let bars = &bars[bars.len() - 600..];
+    store.daily_bars().upsert(&aapl(), bars).await.unwrap();
+    let rules = RulesConfig::default();
+    let now = morning_after(bars.last().unwrap());
+    let analysis = analyze_stored_history(&store, &rules, aapl(), Category::Stock, now)
+        .await
+        .unwrap();
+    // Every signal the rules find on the whole history, stored; nothing alerted (no alerter).
+    let expected = detect(&rules, aapl(), Category::Stock, Timeframe::DAILY, bars).unwrap();
+    assert_eq!(analysis.bars, bars.len());
+    assert_eq!(analysis.signals, expected.len());
+    assert_eq!(stored_count(&store).await, expected.len());
+    assert!(analysis.new_high);
+    let top = bars.iter().max_by(|a, b| a.high().total_cmp(&b.high())).unwrap();
+    let high = store.highs().get(&aapl()).await.unwrap().unwrap();
+    assert_eq!((high.date, high.high), (date(top), top.high()));
+    let snapshot = store.snapshots().latest(&aapl()).await.unwrap().unwrap();
+    assert_eq!(snapshot.previous_close, bars.last().unwrap().close());
+    // Again: nothing new.
+    let again = analyze_stored_history(&store, &rules, aapl(), Category::Stock, now)
+        .await
+        .unwrap();
+    assert_eq!((again.signals, again.new_high), (0, false));
+    assert_eq!(stored_count(&store).await, expected.len());
+}
+
 backend_tests!(
     history_stored_once_recent_alerted_once,
-    new_bars_only_find_what_the_whole_history_finds
+    new_bars_only_find_what_the_whole_history_finds,
+    stored_history_is_analysed_once
 );
