@@ -74,7 +74,8 @@ pub struct OutcomeTracker {
 }
 
 impl OutcomeTracker {
-    /// A tracker over `store`, 500 signals per run, giving up 14 days after the last horizon.
+    /// A tracker over `store`, reading 500 pending signals at a time, giving up 14 days after
+    /// the last horizon.
     pub fn new(store: Store) -> Self {
         Self {
             store,
@@ -83,7 +84,7 @@ impl OutcomeTracker {
         }
     }
 
-    /// At most `batch` pending signals per run (at least 1).
+    /// Reads the pending signals `batch` at a time (at least 1).
     #[must_use]
     pub fn with_batch(mut self, batch: u32) -> Self {
         self.batch = batch.max(1);
@@ -97,18 +98,39 @@ impl OutcomeTracker {
         self
     }
 
-    /// Looks at the oldest pending signals, as of `now`, and writes what their bars tell.
+    /// Looks at every pending signal, oldest first and a batch at a time, as of `now`, and
+    /// writes what their bars tell. All of them, not the oldest batch: a backfill or an import
+    /// stores years of signals at once, and the recent ones must not wait behind them (nor
+    /// behind signals that stay pending, of a kind this version does not know).
     ///
     /// # Errors
     /// [`CoreError::Store`] from the store; the outcomes written before the failure are kept.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<TrackSummary, CoreError> {
-        let pending = self.store.outcomes().pending(self.batch).await?;
-        let mut summary = TrackSummary {
-            examined: pending.len(),
-            ..TrackSummary::default()
-        };
+        let mut summary = TrackSummary::default();
+        let mut after = None;
+        loop {
+            let pending = self.store.outcomes().pending_after(after, self.batch).await?;
+            let Some(last) = pending.last() else {
+                break;
+            };
+            after = Some(last.cursor());
+            summary.examined += pending.len();
+            self.track_batch(&pending, now, &mut summary).await?;
+            if pending.len() < self.batch as usize {
+                break;
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn track_batch(
+        &self,
+        pending: &[StoredSignal],
+        now: DateTime<Utc>,
+        summary: &mut TrackSummary,
+    ) -> Result<(), CoreError> {
         let mut by_symbol: BTreeMap<Symbol, Vec<&StoredSignal>> = BTreeMap::new();
-        for signal in &pending {
+        for signal in pending {
             by_symbol.entry(signal.symbol).or_default().push(signal);
         }
         for (symbol, signals) in by_symbol {
@@ -118,11 +140,10 @@ impl OutcomeTracker {
                     summary.unknown_kind += 1;
                     continue;
                 };
-                self.track_one(signal, kind.direction(), &points, now, &mut summary)
-                    .await?;
+                self.track_one(signal, kind.direction(), &points, now, summary).await?;
             }
         }
-        Ok(summary)
+        Ok(())
     }
 
     async fn track_one(

@@ -120,4 +120,51 @@ async fn horizons_fill_as_bars_arrive(backend: Backend) {
     assert_eq!(since.len(), 1);
 }
 
-backend_tests!(horizons_fill_as_bars_arrive);
+async fn one_run_reaches_every_pending_signal(backend: Backend) {
+    let db = TestDb::new(backend, "finstage_core");
+    let store = db.store().await;
+    let bars = fixtures::synthetic_daily_bars(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(), 90, 3);
+    store.daily_bars().upsert(&ibm(), &bars).await.unwrap();
+    // The oldest signals stay pending whatever the tracker does: a kind this version does not
+    // know (stored by a newer one).
+    for bar in &bars[..3] {
+        let mut unknown = finstage_core::to_new_signal(&signal(
+            SignalKind::PriceDrop,
+            Timeframe::DAILY,
+            bar.time(),
+            bar.close(),
+        ));
+        unknown.kind = "from_a_newer_version".to_owned();
+        store.signals().insert(&unknown).await.unwrap();
+    }
+    // Behind them, more signals than one batch, every horizon of each in the bars.
+    let known: Vec<Signal> = bars[3..10]
+        .iter()
+        .map(|bar| signal(SignalKind::RsiOversoldEnter, Timeframe::DAILY, bar.time(), bar.close()))
+        .collect();
+    let ids: Vec<i64> = record_signals(&store, &known)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+
+    let tracker = OutcomeTracker::new(store.clone()).with_batch(2);
+    let summary = tracker.run(start(bars.last().unwrap())).await.unwrap();
+    assert_eq!(
+        (summary.examined, summary.unknown_kind, summary.completed),
+        (10, 3, 7),
+        "{summary:?}"
+    );
+    for id in ids {
+        assert!(
+            store.outcomes().get(id).await.unwrap().unwrap().completed,
+            "signal {id}"
+        );
+    }
+    // The unknown ones are looked at again next time; nothing else is.
+    let again = tracker.run(start(bars.last().unwrap())).await.unwrap();
+    assert_eq!((again.examined, again.unknown_kind), (3, 3));
+}
+
+backend_tests!(horizons_fill_as_bars_arrive, one_run_reaches_every_pending_signal);

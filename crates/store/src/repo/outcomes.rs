@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::error::StoreError;
-use crate::repo::signals::{Signal, SignalRow};
+use crate::repo::signals::{Signal, SignalCursor, SignalRow};
 use crate::repo::{Exec, db_time, utc};
 use crate::schema::{signal_outcomes, signals};
 
@@ -249,17 +249,41 @@ impl Outcomes<'_> {
     ///
     /// # Errors
     /// [`StoreError::Query`] from the database; [`StoreError::InvalidRow`] for a corrupt row.
-    pub async fn pending(mut self, limit: u32) -> Result<Vec<Signal>, StoreError> {
+    pub async fn pending(self, limit: u32) -> Result<Vec<Signal>, StoreError> {
+        self.pending_after(None, limit).await
+    }
+
+    /// As [`pending`](Self::pending), starting after `after` (the
+    /// [`cursor`](Signal::cursor) of the last signal of the previous page): walks every pending
+    /// signal a page at a time, however many of them stay pending.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from the database; [`StoreError::InvalidRow`] for a corrupt row.
+    pub async fn pending_after(mut self, after: Option<SignalCursor>, limit: u32) -> Result<Vec<Signal>, StoreError> {
         let mut slot = None;
         let conn = self.exec.conn(&mut slot).await?;
-        let rows: Vec<SignalRow> = run!(conn, "outcomes.pending", c => signal_outcomes::table
-            .inner_join(signals::table)
-            .select(SignalRow::as_select())
-            .filter(signal_outcomes::completed.eq(false))
-            .order((signals::triggered_at.asc(), signals::id.asc()))
-            .limit(i64::from(limit))
-            .load(c)
-            .await)?;
+        let rows: Vec<SignalRow> = run!(conn, "outcomes.pending", c => {
+            let mut query = signal_outcomes::table
+                .inner_join(signals::table)
+                .select(SignalRow::as_select())
+                .filter(signal_outcomes::completed.eq(false))
+                .into_boxed();
+            if let Some(after) = after {
+                // (triggered_at, id) > (cursor).
+                query = query
+                    .filter(signals::triggered_at.ge(after.triggered_at))
+                    .filter(
+                        signals::triggered_at
+                            .gt(after.triggered_at)
+                            .or(signals::id.gt(after.id)),
+                    );
+            }
+            query
+                .order((signals::triggered_at.asc(), signals::id.asc()))
+                .limit(i64::from(limit))
+                .load(c)
+                .await
+        })?;
         rows.into_iter().map(SignalRow::into_signal).collect()
     }
 }

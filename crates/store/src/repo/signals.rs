@@ -120,8 +120,8 @@ pub struct SignalPage {
 /// [`StoreError::InvalidInput`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SignalCursor {
-    triggered_at: NaiveDateTime,
-    id: i64,
+    pub(crate) triggered_at: NaiveDateTime,
+    pub(crate) id: i64,
 }
 
 impl fmt::Display for SignalCursor {

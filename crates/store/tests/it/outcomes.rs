@@ -168,6 +168,14 @@ async fn pending_signals_oldest_first(backend: Backend) {
         [no_row_old, open_mid]
     );
     assert!(db.store.outcomes().pending(0).await.unwrap().is_empty());
+    // A page at a time, after the last one's cursor (the tie at one time broken by id).
+    let page = db.store.outcomes().pending_after(None, 3).await.unwrap();
+    assert_eq!(ids(page.clone()), [no_row_old, open_mid, tie_a]);
+    let cursor = page.last().map(finstage_store::Signal::cursor);
+    let page = db.store.outcomes().pending_after(cursor, 3).await.unwrap();
+    assert_eq!(ids(page.clone()), [tie_b, no_row_late]);
+    let cursor = page.last().map(finstage_store::Signal::cursor);
+    assert!(db.store.outcomes().pending_after(cursor, 3).await.unwrap().is_empty());
 
     // Completing one takes it off the list.
     let mut done = SignalOutcome::new(open_mid, at(200));
