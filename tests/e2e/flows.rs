@@ -207,6 +207,7 @@ async fn a_golden_cross_is_stored_and_alerted_once_across_runs(backend: Backend)
         .signals()
         .list(
             &finstage_store::SignalFilter {
+                symbol: Some(sym("GCX")),
                 kind: Some("golden_cross".to_owned()),
                 ..finstage_store::SignalFilter::default()
             },

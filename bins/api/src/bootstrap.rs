@@ -36,13 +36,16 @@ fn part(what: &str) -> impl FnOnce(String) -> BootError + '_ {
     move |e| BootError::Part(format!("{what}: {e}"))
 }
 
-/// Imports each bundled symbol whose daily history is empty; returns how many bars were
-/// imported. Run again, it imports nothing.
+/// Imports each bundled symbol whose daily history is empty, with its signals under `rules`;
+/// returns how many bars were imported. Run again, it imports nothing.
 ///
 /// # Errors
 /// [`BootError::Core`] when the store refuses a file (nothing of that file is kept).
-pub async fn import_bundled_history(store: &finstage_store::Store) -> Result<u64, BootError> {
-    Ok(finstage_core::seed::import_bundled_history(store).await?)
+pub async fn import_bundled_history(
+    store: &finstage_store::Store,
+    rules: &finstage_analysis::RulesConfig,
+) -> Result<u64, BootError> {
+    Ok(finstage_core::seed::import_bundled_history(store, rules).await?)
 }
 
 /// A whole `finstage-api` process: the application's state and options, and the scheduler's

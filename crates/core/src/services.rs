@@ -63,7 +63,7 @@ impl Services {
             })?;
         }
         let store = Store::open(config.store.clone()).await?;
-        seed::import_bundled_history(&store).await?;
+        seed::import_bundled_history(&store, &config.rules).await?;
 
         let cache: Arc<dyn Cache> = match &config.redis {
             Some(redis) => Arc::new(

@@ -31,7 +31,7 @@ async fn from_configuration_alone_every_endpoint_has_data_offline() {
         assert_eq!(store.daily_bars().count(&symbol).await.unwrap(), 3_270, "{name}");
     }
     // Only on first start.
-    assert_eq!(import_bundled_history(&store).await.unwrap(), 0);
+    assert_eq!(import_bundled_history(&store, &config.rules).await.unwrap(), 0);
 
     let app = Application::build(state, options).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -44,6 +44,9 @@ async fn from_configuration_alone_every_endpoint_has_data_offline() {
     assert_eq!(history["bars"].as_array().map(Vec::len), Some(5), "{history}");
     let indicators = json(get("/v1/symbols/IBM/indicators?specs=rsi:14").await.unwrap(), 200).await;
     assert!(indicators.to_string().contains("rsi:14"), "{indicators}");
+    // The bundled history's signals are stored (and too old to have been alerted).
+    let signals = json(get("/v1/signals?symbol=AAPL&limit=5").await.unwrap(), 200).await;
+    assert_eq!(signals["items"].as_array().map(Vec::len), Some(5), "{signals}");
     // The replay provider quotes from the bundled bars.
     let quote = json(get("/v1/quotes/AAPL").await.unwrap(), 200).await;
     assert!(quote["price"].as_f64().is_some_and(|p| p > 0.0), "{quote}");
